@@ -1,0 +1,111 @@
+# tarn — one top-level Makefile (STYLE.md §9).
+#   make            build/tarn (-O2 -g, warnings fatal)
+#   make run        install what is missing, build, start with the embedded default
+#   make test       install test deps, build, unit + integration tests, "N passed, M failed"
+#   make unit / make integration   one layer at a time
+#   make check      the whole suite against an ASan+UBSan build (build/asan)
+#   make bench      benchmarks with their ceilings (figures in docs/benchmarks.md)
+#   make deps       apt-get install the missing build and test dependencies
+#   make noopt / make format / make clean
+
+BUILD    ?= build
+CC       ?= cc
+OPT      ?= -O2
+SANITIZE ?=
+PKGS      = libmicrohttpd liburing rocksdb libxml-2.0 libcrypto libisal inih
+
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) -pthread \
+              -fno-strict-aliasing -I.
+ifneq ($(SANITIZE),)
+CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS_SAN  = -fsanitize=address,undefined
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS  = $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
+LIBS        = $(PKG_LIBS) -lm
+
+# One archive per module so a module's unit tests build with only the
+# modules it depends on (server -> auth, storage -> erasure; all -> common).
+MODULES  := common erasure storage auth server
+mod_src   = $(filter-out server/main.c,$(wildcard $(1)/*.c))
+mod_obj   = $(patsubst %.c,$(BUILD)/obj/%.o,$(call mod_src,$(1)))
+LIB_SRC  := $(foreach m,$(MODULES),$(call mod_src,$(m)))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_common  := $(BUILD)/lib/libcommon.a
+LIB_erasure := $(BUILD)/lib/liberasure.a $(LIB_common)
+LIB_storage := $(BUILD)/lib/libstorage.a $(LIB_erasure)
+LIB_auth    := $(BUILD)/lib/libauth.a $(LIB_common)
+LIB_server  := $(BUILD)/lib/libserver.a $(BUILD)/lib/libauth.a $(LIB_storage)
+UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+HEADERS  := $(wildcard common/*.h auth/*.h storage/*.h erasure/*.h server/*.h)
+
+.PHONY: all run test unit integration check bench deps deps-test noopt format clean fuzz
+
+all: $(BUILD)/tarn
+
+$(BUILD)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+define module_rules
+$(BUILD)/lib/lib$(1).a: $(call mod_obj,$(1))
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	ar rcs $$@ $$^
+# A unit test may #include the .c it tests (STYLE.md §8): the linker then
+# keeps the test's own copy and takes the rest from the archives.
+$(BUILD)/tests/unit/$(1)/%: tests/unit/$(1)/%.c $(LIB_$(1)) $(HEADERS)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(ALL_CFLAGS) -Wno-unused-function $$< $(LIB_$(1)) $(LIBS) $(LDFLAGS_SAN) -o $$@
+endef
+$(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
+
+$(BUILD)/tarn: server/main.c $(LIB_server) $(HEADERS)
+	$(CC) $(ALL_CFLAGS) server/main.c $(LIB_server) $(LIBS) $(LDFLAGS_SAN) -o $@
+
+$(BUILD)/bench/%: tests/bench/%.c $(LIB_server) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(LIB_server) $(LIBS) $(shell pkg-config --libs libcurl) $(LDFLAGS_SAN) -o $@
+
+unit-bins: $(UNIT_BIN)
+
+deps:
+	@sh tests/deps.sh build
+
+deps-test:
+	@sh tests/deps.sh test
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./$(BUILD)/tarn server
+
+unit: all unit-bins
+	@BUILD=$(BUILD) sh tests/run.sh unit
+
+integration: all
+	@BUILD=$(BUILD) sh tests/run.sh integration
+
+test: deps-test
+	@$(MAKE) --no-print-directory all unit-bins
+	@BUILD=$(BUILD) sh tests/run.sh all
+
+check: deps-test
+	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 OPT=-O1 all unit-bins
+	@BUILD=build/asan TARN_SANITIZED=1 sh tests/run.sh all
+
+bench: deps-test
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@BUILD=$(BUILD) sh tests/bench/run.sh
+
+noopt:
+	@$(MAKE) --no-print-directory BUILD=build/noopt OPT=-O0 all
+
+format:
+	clang-format -i $(LIB_SRC) server/main.c $(HEADERS) $(UNIT_SRC)
+
+clean:
+	rm -rf build
