@@ -1,0 +1,346 @@
+/*
+ * http.c — one S3 request through libmicrohttpd: the request object and
+ * its arena (created from the URI log callback, which sees the raw request
+ * target that SigV4 needs), routing and authentication on the first
+ * handler call, the body on the next ones, the operation at the end, and
+ * every response with its x-amz-request-id.
+ *
+ * Answers are queued on a later handler call, never the first, unless the
+ * request is refused before its body: queueing on the first call makes
+ * MHD 0.9.75 close the connection, which is what we want then (the body
+ * is not read; with Expect: 100-continue it is never even sent).
+ */
+#include "server/internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bodies larger than this are not read just to answer an error. */
+#define DRAIN_BODY_LIMIT (64 * 1024)
+
+static _Thread_local uint64_t request_counter;
+
+const srv_shared *srv_request_shared(const srv_request *r)
+{
+    return srv__worker_shared(r->worker);
+}
+
+stor_waker *srv_request_waker(const srv_request *r)
+{
+    return srv__worker_waker(r->worker);
+}
+
+const char *srv_request_header(srv_request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+/* ---- Responses ------------------------------------------------------------ */
+
+void srv_respond(srv_request *r, unsigned status, const char *content_type, const char *body,
+                 size_t len)
+{
+    if (r->response)
+        MHD_destroy_response(r->response);
+    int is_head = strcmp(r->method, "HEAD") == 0;
+    r->response = MHD_create_response_from_buffer(is_head ? 0 : len, (void *)(body ? body : ""),
+                                                  MHD_RESPMEM_MUST_COPY);
+    r->status = status;
+    if (!r->response)
+        return;
+    MHD_add_response_header(r->response, "x-amz-request-id", r->id);
+    MHD_add_response_header(r->response, "x-amz-id-2", r->id);
+    MHD_add_response_header(r->response, "Server", "tarn");
+    if (content_type && len)
+        MHD_add_response_header(r->response, "Content-Type", content_type);
+    if (srv__worker_stopping(r->worker))
+        MHD_add_response_header(r->response, "Connection", "close");
+}
+
+void srv_response_header(srv_request *r, const char *name, const char *value)
+{
+    if (r->response)
+        MHD_add_response_header(r->response, name, value);
+}
+
+void srv_respond_error(srv_request *r, int err, const char *detail)
+{
+    unsigned status = srv_error_status(err);
+    if (status >= 500 && err != TARN_E_NOT_IMPLEMENTED)
+        TARN_WARN("%s %s %s: %s (%s)", r->id, r->method, r->resource ? r->resource : "",
+                  tarn_err_name(err), detail ? detail : "");
+    if (status == 304) {
+        srv_respond(r, status, NULL, NULL, 0);
+        return;
+    }
+    srv_xml *x = srv_xml_begin("Error", 0);
+    srv_xml_elem(x, "Code", tarn_err_code(err));
+    srv_xml_elem(x, "Message", detail ? detail : srv_error_message(err));
+    if (r->route.bucket && (err == TARN_E_NO_SUCH_BUCKET || err == TARN_E_BUCKET_NOT_EMPTY ||
+                            err == TARN_E_BUCKET_ALREADY_OWNED ||
+                            err == TARN_E_BUCKET_ALREADY_EXISTS || err == TARN_E_INVALID_BUCKET_NAME))
+        srv_xml_elem(x, "BucketName", r->route.bucket);
+    if (err == TARN_E_METHOD_NOT_ALLOWED) {
+        srv_xml_elem(x, "Method", r->method);
+        srv_xml_elem(x, "ResourceType", r->route.key ? "OBJECT" : r->route.bucket ? "BUCKET" : "SERVICE");
+    }
+    srv_xml_elem(x, "Resource", r->resource ? r->resource : r->raw_path);
+    srv_xml_elem(x, "RequestId", r->id);
+    srv_xml_elem(x, "HostId", r->id);
+    size_t len = 0;
+    char *xml = srv_xml_end(x, &len);
+    srv_respond(r, status, "application/xml", xml, xml ? len : 0);
+    free(xml);
+}
+
+static enum MHD_Result answer(srv_request *r)
+{
+    if (!r->response)
+        srv_respond_error(r, TARN_E_INTERNAL, "no response was produced");
+    if (!r->response)
+        return MHD_NO; /* out of memory: drop the connection */
+    enum MHD_Result rc = MHD_queue_response(r->conn, r->status, r->response);
+    MHD_destroy_response(r->response);
+    r->response = NULL;
+    r->state = REQ_ANSWERED;
+    return rc;
+}
+
+/* ---- Suspension -------------------------------------------------------------- */
+
+void srv_request_suspend(srv_request *r)
+{
+    r->suspended = 1;
+    MHD_suspend_connection(r->conn);
+    srv__worker_suspended_add(r->worker, r);
+}
+
+void srv_request_resume(srv_request *r)
+{
+    if (!r->suspended)
+        return;
+    r->suspended = 0;
+    srv__worker_suspended_remove(r->worker, r);
+    MHD_resume_connection(r->conn); /* the worker runs MHD after draining */
+}
+
+/* ---- The request's life -------------------------------------------------------- */
+
+void *srv__http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    srv_worker *w = cls;
+    tarn_arena *a = tarn_arena_create(8192);
+    srv_request *r = a ? tarn_arena_calloc(a, sizeof(*r)) : NULL;
+    if (!r) {
+        tarn_arena_destroy(a);
+        return NULL;
+    }
+    r->arena = a;
+    r->worker = w;
+    r->conn = conn;
+    /* 16 upper-case hex digits, unique per process: worker, time, counter. */
+    snprintf(r->id, sizeof(r->id), "%02X%06" PRIX64 "%08" PRIX64,
+             (unsigned)srv__worker_index(w) & 0xff, (tarn_mono_ns() >> 20) & 0xffffff,
+             ++request_counter & 0xffffffffu);
+    const char *q = strchr(uri, '?');
+    r->raw_path = q ? tarn_arena_strndup(a, uri, (size_t)(q - uri)) : tarn_arena_strdup(a, uri);
+    r->raw_query = q ? tarn_arena_strdup(a, q + 1) : "";
+    return r;
+}
+
+struct header_collect {
+    tarn_arena *arena;
+    auth_header *headers;
+    size_t n, cap;
+};
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    struct header_collect *hc = cls;
+    if (hc->n < hc->cap) {
+        hc->headers[hc->n].name = key;
+        hc->headers[hc->n].value = value ? value : "";
+        hc->n++;
+    }
+    return MHD_YES;
+}
+
+static int authenticate(srv_request *r)
+{
+    struct header_collect hc = {.arena = r->arena};
+    hc.cap = (size_t)MHD_get_connection_values(r->conn, MHD_HEADER_KIND, NULL, NULL);
+    hc.headers = tarn_arena_alloc(r->arena, (hc.cap + 1) * sizeof(auth_header));
+    if (!hc.headers)
+        return TARN_E_NOMEM;
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, &hc);
+    auth_request ar = {.method = r->method,
+                       .raw_path = r->raw_path,
+                       .raw_query = r->raw_query,
+                       .headers = hc.headers,
+                       .n_headers = hc.n,
+                       .now = tarn_now_unix()};
+    return auth_request_verify(r->arena, srv_request_shared(r)->creds, &ar, &r->auth,
+                               &r->err_detail);
+}
+
+static void set_error(srv_request *r, int err, const char *detail)
+{
+    if (r->err)
+        return;
+    r->err = err;
+    r->err_detail = detail;
+}
+
+static int route(srv_request *r)
+{
+    const srv_config *cfg = srv_request_shared(r)->cfg;
+    int rc = srv_route_resolve(r->arena, r->method, srv_request_header(r, "Host"), r->raw_path,
+                               r->raw_query, cfg->domain,
+                               srv_request_header(r, "x-amz-copy-source") != NULL, &r->route);
+    if (r->route.bucket)
+        r->resource = r->route.key ? tarn_arena_printf(r->arena, "/%s/%.*s", r->route.bucket,
+                                                       (int)r->route.key_len, r->route.key)
+                                   : tarn_arena_printf(r->arena, "/%s", r->route.bucket);
+    return rc;
+}
+
+/* First handler call: headers are in. Route, authenticate, pick the op. */
+static void request_begin(srv_request *r, const char *method)
+{
+    r->method = method;
+    srv__conn_headers_done(r->worker, r->conn);
+    int rc = route(r);
+    if (rc) {
+        set_error(r, rc, NULL);
+        return;
+    }
+    if ((rc = authenticate(r))) {
+        set_error(r, rc, r->err_detail);
+        return;
+    }
+    r->op = srv_op_lookup(r->route.op);
+    if (!r->op) {
+        set_error(r, TARN_E_NOT_IMPLEMENTED,
+                  tarn_arena_printf(r->arena, "%s is not implemented yet", r->route.op_name));
+        return;
+    }
+    if (!r->auth.anonymous && auth_payload_create(&r->auth, &r->payload))
+        set_error(r, TARN_E_NOMEM, NULL);
+}
+
+/* Refuse before reading the body when a body is coming and it is big or
+ * the client waits for 100 Continue. */
+static int answer_before_body(srv_request *r)
+{
+    if (!r->err)
+        return 0;
+    if (srv_request_header(r, "Expect"))
+        return 1;
+    const char *cl = srv_request_header(r, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > DRAIN_BODY_LIMIT)
+        return 1;
+    const char *te = srv_request_header(r, "Transfer-Encoding");
+    return te != NULL;
+}
+
+static void body_feed(srv_request *r, const char *data, size_t n)
+{
+    r->body_received += n;
+    if (r->err)
+        return;
+    if (r->payload)
+        auth_payload_update(r->payload, data, n);
+    if (!r->op->max_body)
+        return;
+    if (r->body.len + n > r->op->max_body) {
+        set_error(r, TARN_E_ENTITY_TOO_LARGE, "Your request body is larger than this operation allows.");
+        return;
+    }
+    if (tarn_buf_append(&r->body, data, n))
+        set_error(r, TARN_E_NOMEM, NULL);
+}
+
+/* S3 answers anonymous requests for a missing bucket with NoSuchBucket and
+ * for everything else (without a policy allowing it) with AccessDenied. */
+static void anonymous_denied(srv_request *r)
+{
+    stor_bucket b;
+    if (r->route.bucket && stor_bucket_name_valid(r->route.bucket) &&
+        stor_bucket_get(srv_request_shared(r)->store, r->route.bucket, &b) == TARN_E_NO_SUCH_BUCKET)
+        srv_respond_error(r, TARN_E_NO_SUCH_BUCKET, NULL);
+    else
+        srv_respond_error(r, TARN_E_ACCESS_DENIED, NULL);
+}
+
+static void request_run(srv_request *r)
+{
+    r->state = REQ_RUNNING;
+    if (!r->err && r->payload) {
+        int rc = auth_payload_finish(r->payload);
+        if (rc)
+            set_error(r, rc, NULL);
+    }
+    if (r->err)
+        srv_respond_error(r, r->err, r->err_detail);
+    else if (r->auth.anonymous && !r->op->allow_anonymous)
+        anonymous_denied(r);
+    else
+        r->op->run(r);
+}
+
+enum MHD_Result srv__http_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls)
+{
+    (void)cls, (void)url, (void)version, (void)conn;
+    srv_request *r = *con_cls;
+    if (!r)
+        return MHD_NO; /* no memory for the request: drop the connection */
+    switch (r->state) {
+    case REQ_HEADERS:
+        r->state = REQ_BODY;
+        request_begin(r, method);
+        return answer_before_body(r) ? answer(r) : MHD_YES;
+    case REQ_BODY:
+        if (*upload_data_size) {
+            body_feed(r, upload_data, *upload_data_size);
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        request_run(r);
+        break;
+    case REQ_ANSWERED:
+        *upload_data_size = 0;
+        return MHD_YES;
+    default:
+        break;
+    }
+    if (r->suspended)
+        return MHD_YES; /* data, if any, stays unconsumed until resumed */
+    return r->response ? answer(r) : MHD_YES;
+}
+
+void srv__http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    srv_worker *w = cls;
+    srv_request *r = *con_cls;
+    srv__conn_request_done(w, conn);
+    if (!r)
+        return;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        TARN_DEBUG("%s: request ended early (%d)", r->id, (int)toe);
+    if (r->suspended)
+        srv__worker_suspended_remove(w, r);
+    if (r->response)
+        MHD_destroy_response(r->response);
+    auth_payload_destroy(r->payload);
+    tarn_buf_free(&r->body);
+    tarn_arena_destroy(r->arena);
+    *con_cls = NULL;
+}

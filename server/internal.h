@@ -1,0 +1,223 @@
+/*
+ * internal.h — what the files of server/ share with each other and nobody
+ * else: the request object, the worker, routing results, the response
+ * helpers the operation handlers call, and the XML helpers.
+ */
+#ifndef TARN_SERVER_INTERNAL_H
+#define TARN_SERVER_INTERNAL_H
+
+#include <microhttpd.h>
+#include <stdint.h>
+
+#include "auth/auth.h"
+#include "common/common.h"
+#include "server/server.h"
+#include "storage/storage.h"
+
+/* ---- Shared by all workers (read-only after start) ---------------------- */
+
+typedef struct srv_shared {
+    const srv_config *cfg;
+    auth_creds *creds;
+    stor *store;
+} srv_shared;
+
+/* ---- Routing -------------------------------------------------------------- */
+
+/* Every S3 operation the router can name. Handlers exist for some; the
+ * rest answer 501 NotImplemented. Keep in step with route.c's name table. */
+#define SRV_OPS(X)                                                          \
+    X(LIST_BUCKETS, "ListBuckets")                                          \
+    X(CREATE_BUCKET, "CreateBucket")                                        \
+    X(HEAD_BUCKET, "HeadBucket")                                            \
+    X(DELETE_BUCKET, "DeleteBucket")                                        \
+    X(GET_BUCKET_LOCATION, "GetBucketLocation")                             \
+    X(LIST_OBJECTS, "ListObjects")                                          \
+    X(LIST_OBJECTS_V2, "ListObjectsV2")                                     \
+    X(LIST_OBJECT_VERSIONS, "ListObjectVersions")                           \
+    X(LIST_MULTIPART_UPLOADS, "ListMultipartUploads")                       \
+    X(DELETE_OBJECTS, "DeleteObjects")                                      \
+    X(POST_OBJECT, "PostObject")                                            \
+    X(BUCKET_SUBRESOURCE, "BucketSubresource")                              \
+    X(PUT_OBJECT, "PutObject")                                              \
+    X(COPY_OBJECT, "CopyObject")                                            \
+    X(GET_OBJECT, "GetObject")                                              \
+    X(HEAD_OBJECT, "HeadObject")                                            \
+    X(DELETE_OBJECT, "DeleteObject")                                        \
+    X(CREATE_MULTIPART_UPLOAD, "CreateMultipartUpload")                     \
+    X(UPLOAD_PART, "UploadPart")                                            \
+    X(UPLOAD_PART_COPY, "UploadPartCopy")                                   \
+    X(COMPLETE_MULTIPART_UPLOAD, "CompleteMultipartUpload")                 \
+    X(ABORT_MULTIPART_UPLOAD, "AbortMultipartUpload")                       \
+    X(LIST_PARTS, "ListParts")                                              \
+    X(OBJECT_SUBRESOURCE, "ObjectSubresource")                              \
+    X(OPTIONS_PREFLIGHT, "OptionsPreflight")
+
+typedef enum srv_op_id {
+#define SRV_OP_ENUM(id, name) SRV_OP_##id,
+    SRV_OPS(SRV_OP_ENUM)
+#undef SRV_OP_ENUM
+    SRV_OP__COUNT
+} srv_op_id;
+
+typedef struct srv_query_param {
+    const char *name;  /* decoded */
+    const char *value; /* decoded, "" when the parameter had no '=' */
+} srv_query_param;
+
+typedef struct srv_route {
+    srv_op_id op;
+    const char *op_name;     /* "GetBucketAcl" etc., also for subresources */
+    const char *bucket;      /* decoded; NULL at service level */
+    const char *key;         /* decoded; NULL at bucket level */
+    size_t key_len;
+    int virtual_host;        /* bucket came from the Host header */
+    srv_query_param *query;  /* decoded parameters, arena */
+    size_t n_query;
+} srv_route;
+
+/* Resolve method + Host + raw path/query to an operation. Returns 0 or
+ * TARN_E_METHOD_NOT_ALLOWED, TARN_E_INVALID_URI, TARN_E_NOMEM. Bucket
+ * names are checked by the handlers, not here. Strings live in the arena.
+ * Thread-safe. */
+int srv_route_resolve(tarn_arena *a, const char *method, const char *host,
+                      const char *raw_path, const char *raw_query, const char *domain,
+                      int has_copy_source, srv_route *out);
+/* The value of query parameter name (decoded), or NULL when absent. */
+const char *srv_route_query(const srv_route *r, const char *name);
+
+/* ---- Requests ------------------------------------------------------------- */
+
+struct srv_worker;
+struct srv_request;
+
+typedef struct srv_op {
+    /* Largest body the operation buffers (bytes); 0 = body is hashed for
+     * payload verification and dropped. */
+    size_t max_body;
+    /* Anonymous requests allowed (none yet). */
+    int allow_anonymous;
+    /* Called once the body is complete and its payload hash verified.
+     * Must either set a response (srv_respond_*) or start asynchronous
+     * work with srv_request_suspend and set the response on completion. */
+    void (*run)(struct srv_request *r);
+} srv_op;
+
+/* The handler for an operation, or NULL when not implemented (ops.c). */
+const srv_op *srv_op_lookup(srv_op_id op);
+
+/* Handlers (op_bucket.c). */
+extern const srv_op srv_op_list_buckets, srv_op_create_bucket, srv_op_head_bucket,
+    srv_op_get_bucket_location, srv_op_delete_bucket;
+
+enum srv_request_state {
+    REQ_HEADERS,  /* first handler call not yet made */
+    REQ_BODY,     /* receiving the body */
+    REQ_RUNNING,  /* op running (maybe suspended) */
+    REQ_ANSWERED, /* response queued */
+};
+
+typedef struct srv_request {
+    tarn_arena *arena;
+    struct srv_worker *worker;
+    struct MHD_Connection *conn;
+    char id[17];                 /* x-amz-request-id */
+    const char *method;
+    const char *raw_path;        /* as sent */
+    const char *raw_query;       /* as sent, "" if none */
+    const char *resource;        /* decoded path, for error XML */
+    srv_route route;
+    const srv_op *op;
+    auth_result auth;
+    auth_payload *payload;
+    int state;
+    int err;                     /* first error seen; answered at the end */
+    const char *err_detail;
+    tarn_buf body;               /* up to op->max_body bytes */
+    uint64_t body_received;
+    struct MHD_Response *response;
+    unsigned status;
+    int suspended;
+    uint64_t suspend_deadline_ns;
+    struct srv_request *next_suspended, *prev_suspended;
+} srv_request;
+
+/* Response helpers for operation handlers; each builds r->response.
+ * xml may be NULL for an empty body. The buffer is copied. */
+void srv_respond(srv_request *r, unsigned status, const char *content_type, const char *body,
+                 size_t len);
+void srv_respond_error(srv_request *r, int err, const char *detail);
+/* Add a header to the response built by the last srv_respond call. */
+void srv_response_header(srv_request *r, const char *name, const char *value);
+
+/* A request header's value (case-insensitive name) or NULL. */
+const char *srv_request_header(srv_request *r, const char *name);
+
+/* Park the request while asynchronous work runs; srv_request_resume (on
+ * the worker thread, after setting a response) wakes it. */
+void srv_request_suspend(srv_request *r);
+void srv_request_resume(srv_request *r);
+
+/* The shared state reachable from a request. */
+const srv_shared *srv_request_shared(const srv_request *r);
+stor_waker *srv_request_waker(const srv_request *r);
+
+/* ---- Errors ---------------------------------------------------------------- */
+
+/* HTTP status and default message for a tarn_err. */
+unsigned srv_error_status(int err);
+const char *srv_error_message(int err);
+
+/* ---- XML ------------------------------------------------------------------- */
+
+typedef struct srv_xml srv_xml;
+/* A writer building one XML document into heap memory. */
+srv_xml *srv_xml_begin(const char *root, int s3_namespace);
+void srv_xml_open(srv_xml *x, const char *name);
+void srv_xml_close(srv_xml *x);
+void srv_xml_elem(srv_xml *x, const char *name, const char *text);
+/* Text content (escaped) inside the element open now. */
+void srv_xml_text(srv_xml *x, const char *text);
+/* Finish: the document (heap, caller frees) and its length; NULL on error. */
+char *srv_xml_end(srv_xml *x, size_t *len);
+/* Format a unix time as S3's ISO 8601 form 2006-02-03T16:45:09.000Z. */
+void srv_xml_time(int64_t t, char out[32]);
+
+/* Parse CreateBucketConfiguration; *location gets LocationConstraint
+ * (arena) or "" when absent. 0 or TARN_E_MALFORMED_XML. */
+int srv_xml_parse_create_bucket(tarn_arena *a, const char *body, size_t len,
+                                const char **location);
+
+/* ---- Credentials (credentials.c) ------------------------------------------ */
+
+/* Fill cfg's keys from the data dir (or generate and store them there)
+ * when no pair was configured. 0 or -1 with a line in err. */
+int srv__credentials_resolve(srv_config *cfg, char *err, size_t err_len);
+
+/* ---- Workers (loop.c) ------------------------------------------------------ */
+
+typedef struct srv_worker srv_worker;
+/* Access handler and friends, given to each MHD daemon (http.c). */
+enum MHD_Result srv__http_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls);
+void *srv__http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn);
+void srv__http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe);
+/* Connection start/close bookkeeping (loop.c) for header deadlines. */
+void srv__conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                      enum MHD_ConnectionNotificationCode toe);
+/* Mark the connection carrying r as having finished its header phase. */
+void srv__conn_headers_done(srv_worker *w, struct MHD_Connection *conn);
+void srv__conn_request_done(srv_worker *w, struct MHD_Connection *conn);
+
+/* Worker accessors used by http.c. */
+const srv_shared *srv__worker_shared(const srv_worker *w);
+stor_waker *srv__worker_waker(const srv_worker *w);
+int srv__worker_index(const srv_worker *w);
+int srv__worker_stopping(const srv_worker *w);
+void srv__worker_suspended_add(srv_worker *w, srv_request *r);
+void srv__worker_suspended_remove(srv_worker *w, srv_request *r);
+
+#endif

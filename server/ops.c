@@ -1,0 +1,17 @@
+/*
+ * ops.c — which operations have a handler. Everything the router can name
+ * but this table lacks answers 501 NotImplemented.
+ */
+#include "server/internal.h"
+
+const srv_op *srv_op_lookup(srv_op_id op)
+{
+    static const srv_op *const table[SRV_OP__COUNT] = {
+        [SRV_OP_LIST_BUCKETS] = &srv_op_list_buckets,
+        [SRV_OP_CREATE_BUCKET] = &srv_op_create_bucket,
+        [SRV_OP_HEAD_BUCKET] = &srv_op_head_bucket,
+        [SRV_OP_GET_BUCKET_LOCATION] = &srv_op_get_bucket_location,
+        [SRV_OP_DELETE_BUCKET] = &srv_op_delete_bucket,
+    };
+    return (unsigned)op < SRV_OP__COUNT ? table[op] : NULL;
+}
