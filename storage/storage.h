@@ -32,8 +32,10 @@ typedef struct stor_config {
  * write each disk's format file (deployment id + index; a disk from
  * another deployment or in the wrong position is refused with
  * TARN_E_INVAL and *detail saying which), start the commit thread.
- * Returns 0, TARN_E_INVAL (bad config / foreign disk), TARN_E_IO.
- * *detail (static or heap-owned by stor, may be NULL) explains errors.
+ * Returns 0, TARN_E_INVAL (bad config / foreign disk), TARN_E_IO,
+ * TARN_E_CORRUPT (unreadable system values in the index), TARN_E_NOMEM.
+ * *detail (may be NULL) explains errors; it points to static or
+ * thread-local storage, valid until this thread's next stor_open.
  */
 int stor_open(const stor_config *cfg, stor **out, const char **detail);
 /* Stop the commit thread after it drains, flush and close RocksDB. */
@@ -46,6 +48,8 @@ typedef void (*stor_done_fn)(void *arg, int rc);
 
 /* One per worker thread: an eventfd plus a locked completion list. */
 int stor_waker_create(stor_waker **out);
+/* Only once every operation submitted with w has completed (drained, or the
+ * store closed); completions still undrained are dropped, done not called. */
 void stor_waker_destroy(stor_waker *w);
 /* The eventfd to watch for readability (the worker's ring reads it). */
 int stor_waker_fd(const stor_waker *w);
@@ -80,7 +84,10 @@ int stor_bucket_list(stor *s, stor_bucket **out, size_t *count);
  * thread that drains w, with rc = 0, TARN_E_BUCKET_ALREADY_OWNED (same
  * owner), TARN_E_BUCKET_ALREADY_EXISTS (other owner), TARN_E_IO.
  * The name must already be valid. Returns 0 if queued, TARN_E_NOMEM, or
- * TARN_E_SERVICE_UNAVAILABLE while closing (done is then not called).
+ * TARN_E_SERVICE_UNAVAILABLE while closing (done is then not called);
+ * a caller bug (invalid name, owner/location not NUL-terminated within
+ * their arrays) gets TARN_E_INVALID_BUCKET_NAME / TARN_E_INVALID_ARGUMENT.
+ * created == 0 means now.
  */
 int stor_bucket_create(stor *s, stor_waker *w, const stor_bucket *b, stor_done_fn done,
                        void *arg);
