@@ -182,6 +182,8 @@ static const struct setting settings[] = {
 
 static int apply(srv_config *cfg, const struct setting *s, const char *value, const char *from)
 {
+    if (!*value && from[0] != '-')
+        return 0; /* "name =" in the file or an empty variable: keep the default */
     if (s->set(cfg, value) == 0)
         return 0;
     snprintf(err_line, sizeof(err_line), "tarn: invalid value for %s (from %s): '%.200s'",
