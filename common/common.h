@@ -153,6 +153,17 @@ char *tarn_uri_encode(tarn_arena *a, const char *s, size_t n, int keep_slash);
 /* Lower-case hex of n bytes into out (2n+1 bytes incl. NUL). */
 void tarn_hex(const unsigned char *in, size_t n, char *out);
 
+/* ---- Ring completions ------------------------------------------------ */
+
+/* Anything submitted to a worker's io_uring by any module carries a
+ * pointer to one of these as its user_data (values below 4096 are the
+ * loop's own tags). The loop calls done(req, cqe->res) on the worker
+ * thread. Embed it as the first member of the submitter's own struct. */
+typedef struct tarn_ioreq {
+    void (*done)(struct tarn_ioreq *req, int res);
+} tarn_ioreq;
+#define TARN_IOREQ_MIN_PTR 4096u
+
 /* Wall clock in seconds / monotonic clock in nanoseconds. */
 int64_t tarn_now_unix(void);
 uint64_t tarn_mono_ns(void);

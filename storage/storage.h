@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "../common/common.h"
 
@@ -97,5 +98,146 @@ int stor_bucket_create(stor *s, stor_waker *w, const stor_bucket *b, stor_done_f
  * multipart upload in it), TARN_E_IO. */
 int stor_bucket_delete(stor *s, stor_waker *w, const char *name, stor_done_fn done,
                        void *arg);
+
+/* ---- Objects (issue 3) ---------------------------------------------------
+ *
+ * The data path runs on the worker's io_uring: every shard read, write and
+ * fdatasync is an SQE whose user_data is a tarn_ioreq (common.h) that the
+ * worker's loop completes. Metadata commits go through the commit thread
+ * and come back through the waker. All callbacks below run on the worker
+ * thread that owns the stor_ioctx.
+ */
+
+struct io_uring;
+typedef struct stor_ioctx stor_ioctx;
+
+/* One per worker: its ring (owned by the caller, must outlive the ctx)
+ * and its waker. Not thread-safe: used only by that worker. */
+int stor_ioctx_create(stor *s, struct io_uring *ring, stor_waker *w, stor_ioctx **out);
+/* Only when no put or get created on it is still open. */
+void stor_ioctx_destroy(stor_ioctx *io);
+
+typedef struct stor_meta_pair {
+    const char *name;  /* lower-case, without the "x-amz-meta-" prefix */
+    const char *value;
+} stor_meta_pair;
+
+/* S3 checksum algorithms, in x-amz-checksum-* order. */
+enum stor_checksum_alg {
+    STOR_CK_CRC32, STOR_CK_CRC32C, STOR_CK_CRC64NVME, STOR_CK_SHA1, STOR_CK_SHA256,
+    STOR_CK__COUNT
+};
+
+/* One version of an object as the version log holds it. Strings are in
+ * the arena of whoever filled it (stor_object_get's arena, or the
+ * server's for stor_put_finish); NULL or "" means absent. */
+typedef struct stor_object {
+    char version_id[33];     /* set by storage at commit; "null" when unversioned */
+    uint64_t size;
+    int64_t mtime_ms;        /* set by storage at commit (unix milliseconds) */
+    char etag[80];           /* without quotes: 32 hex, or 32 hex "-N" */
+    const char *content_type, *content_encoding, *content_disposition,
+        *content_language, *cache_control, *expires;
+    const stor_meta_pair *meta; /* user metadata */
+    size_t n_meta;
+    const char *checksum[STOR_CK__COUNT]; /* base64 values as S3 shows them */
+    int delete_marker;
+} stor_object;
+
+/* Read the newest version (version_id NULL) or a given one. 0,
+ * TARN_E_NO_SUCH_BUCKET, TARN_E_NO_SUCH_KEY (also when the newest is a
+ * delete marker), TARN_E_IO. Thread-safe; strings in a. */
+int stor_object_get(stor *s, tarn_arena *a, const char *bucket, const char *key, size_t key_len,
+                    const char *version_id, stor_object *out);
+
+/* Delete (unversioned bucket: remove the key; its shards are collected
+ * once no reader holds them). Asynchronous through w like buckets; rc 0
+ * also when the key did not exist; TARN_E_NO_SUCH_BUCKET. */
+int stor_object_delete(stor *s, stor_waker *w, const char *bucket, const char *key,
+                       size_t key_len, stor_done_fn done, void *arg);
+
+/* ---- The write pipeline ---- */
+
+typedef struct stor_put stor_put;
+
+/* Start writing an object of exactly size bytes. Picks k+m disks, opens
+ * the shard files (uncommitted). 0, TARN_E_NO_SUCH_BUCKET,
+ * TARN_E_SERVICE_UNAVAILABLE (more than m disks unusable), TARN_E_IO.
+ * Memory: a few stripes, whatever the size. */
+int stor_put_begin(stor_ioctx *io, const char *bucket, const char *key, size_t key_len,
+                   uint64_t size, stor_put **out);
+/* Offer body bytes. Returns how many were taken (0..n). Fewer than n: the
+ * stripe buffers are full; writable(arg) is called once when more can be
+ * taken. Bytes beyond the declared size are refused (TARN_E_INVALID_ARGUMENT
+ * through finish). Never blocks. */
+size_t stor_put_write(stor_put *p, const void *data, size_t n, void (*writable)(void *arg),
+                      void *arg);
+/* All bytes given (else TARN_E_INCOMPLETE_BODY): write the last stripe, make
+ * every shard durable, then commit meta (size, version id and mtime are
+ * filled by storage) as the key's newest version in one atomic batch, and
+ * call done(arg, rc): 0, TARN_E_SERVICE_UNAVAILABLE (quorum lost),
+ * TARN_E_IO, TARN_E_NO_SUCH_BUCKET (deleted meanwhile). Nothing is visible
+ * before the commit. meta's strings are copied before finish returns. */
+int stor_put_finish(stor_put *p, const stor_object *meta, stor_done_fn done, void *arg);
+/* After done: the committed version (version id, mtime). */
+const stor_object *stor_put_result(const stor_put *p);
+/* Abort (any time before done runs) or release (after). Aborting removes
+ * the shard files. */
+void stor_put_free(stor_put *p);
+
+/* ---- The read pipeline ---- */
+
+typedef struct stor_get stor_get;
+
+/* Open the newest (or a given) version for reading bytes [first, last]
+ * (inclusive; the caller has checked the range against obj->size). The
+ * version's shards are held until stor_get_close, so GC cannot remove them
+ * under a reader. obj is filled as by stor_object_get. 0 or
+ * TARN_E_NO_SUCH_BUCKET, TARN_E_NO_SUCH_KEY, TARN_E_IO. */
+int stor_get_open(stor_ioctx *io, tarn_arena *a, const char *bucket, const char *key,
+                  size_t key_len, const char *version_id, stor_object *obj, stor_get **out);
+int stor_get_range(stor_get *g, uint64_t first, uint64_t last);
+/* Copy up to n of the next bytes into buf. Returns the count (> 0); 0 when
+ * nothing is ready yet (ready(arg) is called once when it is); or
+ * TARN_E_IO / TARN_E_CORRUPT when a stripe cannot be read or decoded even
+ * with parity. Reads ahead a few stripes; verifies every block's checksum
+ * and decodes around missing or bad shards. Returns 0 never after the end:
+ * the caller stops at the range's length. */
+ssize_t stor_get_read(stor_get *g, void *buf, size_t n, void (*ready)(void *arg), void *arg);
+void stor_get_close(stor_get *g);
+
+/* ---- Listing ---- */
+
+typedef struct stor_list_params {
+    const char *prefix;      /* "" or NULL: all */
+    const char *delimiter;   /* "" or NULL: none */
+    const char *after;       /* exclusive start (start-after, marker or a
+                                continuation token's key); NULL: from the start */
+    size_t after_len;
+    int max_keys;            /* 0..1000; 0 returns nothing, truncated if any */
+} stor_list_params;
+
+typedef struct stor_list_entry {
+    const char *key;         /* the key, or the common prefix (arena) */
+    size_t key_len;
+    int is_prefix;           /* 1: a CommonPrefixes entry */
+    uint64_t size;
+    int64_t mtime_ms;
+    const char *etag;        /* without quotes */
+} stor_list_entry;
+
+typedef struct stor_list_result {
+    stor_list_entry *entries; /* keys and prefixes merged in key order */
+    size_t n;
+    int truncated;
+    const char *next_after;   /* last key or prefix returned, to resume */
+    size_t next_after_len;
+} stor_list_result;
+
+/* List the newest non-deleted versions in S3 order (UTF-8 byte order).
+ * Keys and common prefixes together count against max_keys, as in S3.
+ * 0, TARN_E_NO_SUCH_BUCKET, TARN_E_IO. Thread-safe; results in a. */
+int stor_object_list(stor *s, tarn_arena *a, const char *bucket, const stor_list_params *p,
+                     stor_list_result *out);
 
 #endif
