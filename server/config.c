@@ -215,6 +215,12 @@ static int config_ini_line(void *user, const char *section, const char *name, co
 static int load_file(srv_config *cfg)
 {
     struct ini_ctx ctx = {cfg, 0};
+    struct stat st;
+    if (stat(cfg->config_file, &st) == 0 && !S_ISREG(st.st_mode)) {
+        snprintf(err_line, sizeof(err_line), "tarn: config file %s is not a regular file",
+                 cfg->config_file);
+        return -1;
+    }
     int rc = ini_parse(cfg->config_file, config_ini_line, &ctx);
     if (ctx.failed)
         return -1;

@@ -19,6 +19,8 @@
 
 /* Bodies larger than this are not read just to answer an error. */
 #define DRAIN_BODY_LIMIT (64 * 1024)
+/* S3 refuses request header sections over 8 KiB (RequestHeaderSectionTooLarge). */
+#define MAX_HEADER_SECTION 8192
 
 static _Thread_local uint64_t request_counter;
 
@@ -213,6 +215,12 @@ static void request_begin(srv_request *r, const char *method)
 {
     r->method = method;
     srv__conn_headers_done(r->worker, r->conn);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (ci && ci->header_size > MAX_HEADER_SECTION) {
+        set_error(r, TARN_E_REQUEST_HEADER_TOO_LARGE, NULL);
+        return;
+    }
     int rc = route(r);
     if (rc) {
         set_error(r, rc, NULL);
@@ -264,12 +272,14 @@ static void body_feed(srv_request *r, const char *data, size_t n)
         set_error(r, TARN_E_NOMEM, NULL);
 }
 
-/* S3 answers anonymous requests for a missing bucket with NoSuchBucket and
- * for everything else (without a policy allowing it) with AccessDenied. */
+/* S3 answers anonymous requests on a missing bucket with NoSuchBucket and
+ * everything else (without a policy allowing it, and CreateBucket) with
+ * AccessDenied. */
 static void anonymous_denied(srv_request *r)
 {
     stor_bucket b;
-    if (r->route.bucket && stor_bucket_name_valid(r->route.bucket) &&
+    if (r->route.bucket && r->route.op != SRV_OP_CREATE_BUCKET &&
+        stor_bucket_name_valid(r->route.bucket) &&
         stor_bucket_get(srv_request_shared(r)->store, r->route.bucket, &b) == TARN_E_NO_SUCH_BUCKET)
         srv_respond_error(r, TARN_E_NO_SUCH_BUCKET, NULL);
     else

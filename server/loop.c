@@ -347,6 +347,8 @@ static struct MHD_Daemon *daemon_start(srv_worker *w, int port, int n_workers)
         MHD_OPTION_NOTIFY_CONNECTION, srv__conn_notify, w,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+        /* Strict: HTTP/1.1 without Host, spaces in header names → 400. */
+        MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
         MHD_OPTION_END);
 }
 

@@ -54,7 +54,6 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    fprintf(stderr, "tarn: unknown command '%s'\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "tarn: unknown command '%s' (try: tarn server --help)\n", argv[1]);
     return 2;
 }
