@@ -188,6 +188,31 @@ void srv_xml_time(int64_t t, char out[32]);
 int srv_xml_parse_create_bucket(tarn_arena *a, const char *body, size_t len,
                                 const char **location);
 
+/* ---- Object header rules (headers.c) --------------------------------------- */
+
+enum { SRV_RANGE_NONE = 0, SRV_RANGE_OK = 1, SRV_RANGE_UNSATISFIABLE = 2 };
+/* Parse a Range header against an object of size bytes: SRV_RANGE_NONE
+ * (absent, invalid or several ranges: S3 then sends the whole object),
+ * SRV_RANGE_OK with *first..*last inclusive, or SRV_RANGE_UNSATISFIABLE. */
+int srv_range_parse(const char *header, uint64_t size, uint64_t *first, uint64_t *last);
+
+/* HTTP dates (IMF-fixdate out; the three RFC 9110 forms in). */
+void srv_http_date(int64_t t, char out[32]);
+int srv_http_date_parse(const char *s, int64_t *out);
+
+typedef struct srv_conditions {
+    const char *if_match, *if_none_match, *if_modified_since, *if_unmodified_since;
+    int is_read; /* GET/HEAD: If-None-Match / If-Modified-Since give 304 */
+} srv_conditions;
+/* 0, TARN_E_PRECONDITION_FAILED or TARN_E_NOT_MODIFIED (S3's precedence). */
+int srv_conditions_check(const srv_conditions *c, const char *etag, int64_t mtime);
+
+/* x-amz-meta-* headers (names lower-cased, prefix removed) into the arena.
+ * 0, TARN_E_METADATA_TOO_LARGE (over 2 KiB as AWS counts), TARN_E_NOMEM. */
+#define SRV_MAX_USER_META 2048
+int srv_user_meta_collect(tarn_arena *a, struct MHD_Connection *conn, const stor_meta_pair **out,
+                          size_t *n);
+
 /* ---- Credentials (credentials.c) ------------------------------------------ */
 
 /* Fill cfg's keys from the data dir (or generate and store them there)
