@@ -145,6 +145,25 @@ int stor__key_part(stor_key *k, const char *bucket, const char *key, size_t keyl
     return k->err;
 }
 
+int stor__key_garbage(stor_key *k, uint64_t seq)
+{
+    unsigned char be[8];
+    key_start(k, STOR_FAM_GARBAGE);
+    stor__be64_put(be, seq); /* ascending: GC drains oldest first */
+    key_add(k, be, sizeof(be));
+    return k->err;
+}
+
+int stor__key_data(stor_key *k, const char *data_id)
+{
+    size_t n = strnlen(data_id, 33);
+    key_start(k, STOR_FAM_DATA);
+    if (n == 0 || n > 32)
+        k->err = TARN_E_INVALID_ARGUMENT;
+    key_add(k, data_id, n);
+    return k->err;
+}
+
 void stor__be64_put(unsigned char *p, uint64_t v)
 {
     for (int i = 7; i >= 0; i--, v >>= 8)
@@ -229,6 +248,35 @@ int stor__rec_i64(tarn_buf *b, unsigned tag, int64_t v)
 int stor__rec_str(tarn_buf *b, unsigned tag, const char *s)
 {
     return stor__rec_bytes(b, tag, s, strlen(s));
+}
+
+int stor__rec_pair(tarn_buf *b, unsigned tag, const char *name, size_t nlen,
+                   const char *value, size_t vlen)
+{
+    tarn_buf tmp = {0};
+    int rc = put_varint(&tmp, nlen);
+    if (!rc)
+        rc = tarn_buf_append(&tmp, name, nlen);
+    if (!rc)
+        rc = tarn_buf_append(&tmp, value, vlen);
+    if (!rc)
+        rc = stor__rec_bytes(b, tag, tmp.data, tmp.len);
+    tarn_buf_free(&tmp);
+    return rc;
+}
+
+int stor__rec_field_pair(const stor_rec_field *f, const unsigned char **name, size_t *nlen,
+                         const unsigned char **value, size_t *vlen)
+{
+    const unsigned char *p = f->p, *end = f->p + f->n;
+    uint64_t n;
+    if (get_varint(&p, end, &n) || n > (uint64_t)(end - p))
+        return TARN_E_CORRUPT;
+    *name = p;
+    *nlen = (size_t)n;
+    *value = p + n;
+    *vlen = (size_t)(end - p) - (size_t)n;
+    return 0;
 }
 
 int stor__rec_open(stor_rec_reader *r, const void *data, size_t len)

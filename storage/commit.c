@@ -225,6 +225,11 @@ static void batch_run(stor *s, stor_op *ops)
     s->n_batches++;
     s->n_ops += n;
     pthread_mutex_unlock(&s->mu);
+    /* After the write, so GC finds the entries this batch queued. */
+    if (s->gc_queued) {
+        s->gc_queued = 0;
+        stor__gc_kick(s);
+    }
     /* Post only after the write: a reader woken by this sees the data. */
     for (stor_op *op = ops, *next; op; op = next) {
         next = op->next;
@@ -274,11 +279,14 @@ int stor__commit_start(stor *s)
         return TARN_E_NOMEM;
     }
     s->thread_started = 1;
-    return 0;
+    /* GC commits its deletions through this thread, so it starts after
+     * it and stops before it. */
+    return stor__gc_start(s);
 }
 
 void stor__commit_stop(stor *s)
 {
+    stor__gc_stop(s);
     pthread_mutex_lock(&s->mu);
     s->closing = 1;
     pthread_cond_broadcast(&s->cv);

@@ -44,6 +44,7 @@
  *   u/<bucket>\0<key>\0<uploadid>            multipart upload in progress
  *   p/<bucket>\0<key>\0<uploadid>\0<part: 4 BE>   uploaded part
  *   g/<seq: 8 BE>                            garbage: shards to delete (GC queue)
+ *   d/<data id: 32 hex>                      data id -> its version (committed data)
  *   c/<access key>                           credentials
  */
 #define STOR_FAM_SYSTEM 's'
@@ -54,10 +55,11 @@
 #define STOR_FAM_PART 'p'
 #define STOR_FAM_GARBAGE 'g'
 #define STOR_FAM_CRED 'c'
+#define STOR_FAM_DATA 'd'
 
 #define STOR_SYS_DEPLOYMENT "deployment" /* 32 lower-case hex chars */
 #define STOR_SYS_SCHEMA "schema"         /* decimal STOR_SCHEMA_VERSION */
-#define STOR_SYS_SEQ "seq"               /* reserved: last version sequence */
+#define STOR_SYS_SEQ "seq"               /* last sequence number handed out (8 BE) */
 
 typedef struct stor_key {
     size_t len;
@@ -84,6 +86,11 @@ int stor__key_upload(stor_key *k, const char *bucket, const char *key, size_t ke
                      const char *uploadid);
 int stor__key_part(stor_key *k, const char *bucket, const char *key, size_t keylen,
                    const char *uploadid, uint32_t part);
+/* "g/<seq: 8 BE>": one entry of the GC queue. */
+int stor__key_garbage(stor_key *k, uint64_t seq);
+/* "d/<data_id>": marks a data id as committed. data_id is 1..32 chars
+ * without NUL (else TARN_E_INVALID_ARGUMENT). */
+int stor__key_data(stor_key *k, const char *data_id);
 /* Big-endian helpers for the fixed-width key parts. */
 void stor__be64_put(unsigned char *p, uint64_t v);
 uint64_t stor__be64_get(const unsigned char *p);
@@ -122,10 +129,74 @@ int stor__rec_field_i64(const stor_rec_field *f, int64_t *v);
  * does not fit or holds a NUL. */
 int stor__rec_field_str(const stor_rec_field *f, char *out, size_t cap);
 
+/* A name/value pair field (user metadata): varint(name length) name value.
+ * Both may hold any bytes. */
+int stor__rec_pair(tarn_buf *b, unsigned tag, const char *name, size_t nlen,
+                   const char *value, size_t vlen);
+/* Split a pair field. 0 or TARN_E_CORRUPT. */
+int stor__rec_field_pair(const stor_rec_field *f, const unsigned char **name, size_t *nlen,
+                         const unsigned char **value, size_t *vlen);
+
 /* Bucket record tags. */
 enum { STOR_BT_OWNER = 1, STOR_BT_LOCATION = 2, STOR_BT_CREATED = 3 };
 int stor__bucket_encode(tarn_buf *b, const stor_bucket *bk);
 int stor__bucket_decode(const void *data, size_t len, const char *name, stor_bucket *out);
+
+/* ---- Version records (object_meta.c; docs/metadata.md) ------------------
+ * One record format serves the version log entry (v/), the head (o/, a
+ * copy of the newest entry, so GET and LIST need one read) and, with only
+ * the layout tags, the GC queue (g/). Tags 1-31 describe the version,
+ * 32-47 its layout. */
+enum {
+    STOR_VT_ID = 1,          /* internal version id, 32 hex */
+    STOR_VT_SEQ = 2,         /* the commit's sequence number (names the v/ key) */
+    STOR_VT_NULL_ID = 3,     /* 1: S3 shows the version id as "null" */
+    STOR_VT_SIZE = 4,
+    STOR_VT_MTIME = 5,       /* unix milliseconds, signed */
+    STOR_VT_ETAG = 6,
+    STOR_VT_CTYPE = 7,       /* content headers, 7..12 */
+    STOR_VT_CENCODING = 8,
+    STOR_VT_CDISPOSITION = 9,
+    STOR_VT_CLANGUAGE = 10,
+    STOR_VT_CACHE_CONTROL = 11,
+    STOR_VT_EXPIRES = 12,
+    STOR_VT_META = 13,       /* repeated pair: one per user metadata entry */
+    STOR_VT_DELETE_MARKER = 14,
+    STOR_VT_CHECKSUM = 16,   /* 16 + enum stor_checksum_alg, 16..20 */
+    STOR_VT_L_K = 32,
+    STOR_VT_L_M = 33,
+    STOR_VT_L_BLOCK = 34,
+    STOR_VT_L_SIZE = 35,
+    STOR_VT_L_DATA_ID = 36,
+    STOR_VT_L_DISKS = 37,    /* k+m bytes: shard i is on disk byte[i] */
+};
+
+/* The identity storage stamps on a version at commit. */
+typedef struct stor_vinfo {
+    uint64_t seq;
+    char id[33];  /* internal id (32 hex), unique in the store */
+    int null_id;  /* S3 shows "null" (unversioned bucket) */
+} stor_vinfo;
+
+struct stor_layout; /* object_internal.h */
+
+/* Encode everything of o and l except the identity and mtime (those are
+ * appended by stor__version_stamp on the commit thread). Starts b afresh.
+ * 0 or TARN_E_NOMEM. */
+int stor__version_encode(tarn_buf *b, const stor_object *o, const struct stor_layout *l);
+/* Append the identity and mtime fields to an encoded record. */
+int stor__version_stamp(tarn_buf *b, const stor_vinfo *vi, int64_t mtime_ms);
+/* Decode a version record. o (strings in a; version_id is "null" or the
+ * internal id), l and vi may each be NULL. 0, TARN_E_CORRUPT (malformed,
+ * never reads past len), TARN_E_NOMEM. */
+int stor__version_decode(const void *data, size_t len, tarn_arena *a, stor_object *o,
+                         struct stor_layout *l, stor_vinfo *vi);
+/* Append only the layout tags (a g/ record is stor__rec_begin + these). */
+int stor__layout_encode(tarn_buf *b, const struct stor_layout *l);
+
+/* "d/" record tags: which version owns a data id (for the start-up sweep
+ * and a metadata rebuild from the disks). */
+enum { STOR_DT_BUCKET = 1, STOR_DT_KEY = 2, STOR_DT_ID = 3, STOR_DT_SEQ = 4 };
 
 /* ---- The store ---------------------------------------------------------- */
 
@@ -152,6 +223,26 @@ struct stor {
     rocksdb_writebatch_wi_t *wb; /* owned by the commit thread */
     /* Statistics, under mu. */
     uint64_t n_batches, n_ops;
+
+    /* Version sequence (object_meta.c): only the commit thread touches
+     * these; seq is loaded from "s/seq" on first use. */
+    uint64_t seq;
+    int seq_loaded;
+    int gc_queued; /* the current batch queued garbage: kick GC after it */
+
+    /* Held data ids (gc.c), guarded by hold_mu. */
+    pthread_mutex_t hold_mu;
+    struct stor_hold **holds;   /* STOR_HOLD_BUCKETS chains */
+    unsigned hold_lost;         /* holds not recorded (no memory) */
+
+    /* The GC thread (gc.c), guarded by gc_mu. */
+    pthread_mutex_t gc_mu;
+    pthread_cond_t gc_cv;
+    int gc_inited, gc_started, gc_stop, gc_kick, gc_deferred;
+    pthread_t gc_thread;
+    pthread_mutex_t gc_run_mu; /* one GC pass at a time */
+    /* Test hook: called instead of stor__data_remove (gc_run_mu). */
+    void (*gc_remove)(stor *s, const struct stor_layout *l);
 };
 
 /* ---- Commit thread -------------------------------------------------------
@@ -196,6 +287,29 @@ void stor__commit_stop(stor *s);
  * overrides it), so a test can build a batch of known contents. */
 void stor__commit_pause(stor *s, int paused);
 void stor__commit_stats(stor *s, uint64_t *batches, uint64_t *ops);
+
+/* ---- GC (gc.c) -----------------------------------------------------------
+ * Replaced and deleted versions leave a "g/" entry (their layout) in the
+ * same batch that unlinks them. The GC thread removes their shard files
+ * (stor__data_remove) unless a reader holds the data id or the id is
+ * referenced again, then deletes the entry. It never runs on a worker. */
+
+/* Set up the hold table and start the GC thread (from commit start, after
+ * the commit thread runs). 0 or TARN_E_NOMEM. */
+int stor__gc_start(stor *s);
+/* Stop and join the GC thread, free the hold table. Safe when never
+ * started. Call while the commit thread still runs. */
+void stor__gc_stop(stor *s);
+/* Wake the GC thread (new garbage, or a hold released). Thread-safe. */
+void stor__gc_kick(stor *s);
+/* One GC pass over the queue, on the calling thread (the GC thread, or a
+ * test). Returns how many entries were left for later (held ids), or
+ * TARN_E_IO. */
+int stor__gc_step(stor *s);
+/* Test hook: route removals to fn (NULL: stor__data_remove again). */
+void stor__gc_set_remove(stor *s, void (*fn)(stor *s, const struct stor_layout *l));
+/* 1 if a reader holds data_id. Thread-safe. */
+int stor__data_held(stor *s, const char *data_id);
 
 /* Waker side used by the commit thread: append op, bump the eventfd. */
 void stor__waker_post(stor_waker *w, stor_op *op);
@@ -246,5 +360,68 @@ int stor__disks_format(stor *s, const unsigned char *is_new, const char **detail
 int stor__mkdirs(const char *path);
 /* Set the calling thread's detail buffer (printf) and return it. */
 const char *stor__detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- The data path (ioctx.c, placement.c, put.c, get.c, sweep.c) ---------
+ * docs/storage-io.md. A stor_ioctx belongs to one worker: its ring, its
+ * waker, its coders, a pool of aligned stripe buffers, and its own view of
+ * which disks are usable (set by failed opens/writes, cleared by a re-check
+ * at most every STOR_DISK_RECHECK_NS). Nothing here is thread-safe. */
+
+struct io_uring_sqe;
+typedef struct erc_coder erc_coder;
+
+#define STOR_DISK_RECHECK_NS 5000000000ull
+#define STOR_BLOCK_MAX (1u << 20)  /* block size of large objects */
+#define STOR_PUT_STRIPES 4         /* stripe buffers per put: 1 filling + 3 writing */
+#define STOR_GET_STRIPES 3         /* stripes a get reads ahead */
+
+enum { STOR_DIR_TMP, STOR_DIR_DATA };
+
+/* An SQE of io's ring; submits to make room when the queue is full. Never
+ * NULL for a ring that works (NULL only if submitting fails). */
+struct io_uring_sqe *stor__io_sqe(stor_ioctx *io);
+stor *stor__io_store(const stor_ioctx *io);
+stor_waker *stor__io_waker(const stor_ioctx *io);
+/* The worker's coder for (k, m), created on first use; NULL if impossible. */
+erc_coder *stor__io_coder(stor_ioctx *io, int k, int m);
+/* A 4096-aligned buffer of bytes (pooled by size) or NULL; return it with
+ * the same size. Counted: see stor__io_stats. */
+void *stor__io_buf_get(stor_ioctx *io, size_t bytes);
+void stor__io_buf_put(stor_ioctx *io, void *buf, size_t bytes);
+/* The cached descriptor of <disk>/tmp or <disk>/data, -1 if unusable. */
+int stor__io_dirfd(stor_ioctx *io, int disk, int which);
+/* 1 if disk is believed usable for writes (re-checks a bad one whose last
+ * check is older than STOR_DISK_RECHECK_NS). */
+int stor__io_disk_usable(stor_ioctx *io, int disk);
+/* A write-side failure (open, write, fsync) on disk: mark it unusable. */
+void stor__io_disk_failed(stor_ioctx *io, int disk, const char *what, int err);
+/* A shard that had to be decoded around or was not written: heal later. */
+void stor__io_heal_note(stor_ioctx *io, const char *data_id, int shard, const char *why);
+
+typedef struct stor_io_stats {
+    uint64_t bufs_live, bufs_peak;  /* buffers allocated (in use + pooled) */
+    uint64_t bufs_used, bufs_used_peak; /* handed out now / at most */
+    uint64_t heal_events;           /* shards read around or left unwritten */
+    uint64_t shards_dropped;        /* put shards lost to a failed disk */
+} stor_io_stats;
+void stor__io_stats(const stor_ioctx *io, stor_io_stats *out);
+void stor__io_stats_reset_peak(stor_ioctx *io);
+void stor__io_count_dropped(stor_ioctx *io);
+
+/* Choose disks for the k+m shards of a new object (placement.c): disk[i]
+ * for shard i, usable disks first in an order rotated by a hash of
+ * bucket/key; *unusable gets the shard mask placed on unusable disks.
+ * 0, or TARN_E_SERVICE_UNAVAILABLE when fewer than k disks are usable. */
+int stor__place(stor_ioctx *io, const char *bucket, const char *key, size_t key_len, int k,
+                int m, uint8_t *disk, uint32_t *unusable);
+/* Block size for an object of size bytes over k data shards. */
+uint32_t stor__block_size(uint64_t size, int k);
+/* "xx/<data_id>": a shard's path under <disk>/data (out: 36 bytes). */
+void stor__data_relpath(const char *data_id, char *out);
+
+/* The start-up sweep (sweep.c): create tmp/ and data/ on every disk, move
+ * referenced tmp/ files into data/, delete the rest. Called by stor_open
+ * once the index is readable. 0, or TARN_E_IO with *detail. */
+int stor__sweep(stor *s, const char **detail);
 
 #endif

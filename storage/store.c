@@ -239,6 +239,8 @@ int stor_open(const stor_config *cfg, stor **out, const char **detail)
         rc = stor__commit_start(s);
     if (!rc)
         rc = deployment_bind(s, detail);
+    if (!rc)
+        rc = stor__sweep(s, detail); /* tmp/ left by a crash: finish or remove */
     if (rc) {
         if (!*detail)
             *detail = tarn_err_name(rc);

@@ -48,9 +48,12 @@ static void tdir_init(tdir *t)
         perror("mkdtemp");
         exit(77); /* no scratch space: skip rather than fail */
     }
-    snprintf(t->meta, sizeof(t->meta), "%s/meta", t->root);
+    /* A local copy: GCC's -Wrestrict cannot tell t->root from t->disk[i]. */
+    char root[sizeof(t->root)];
+    memcpy(root, t->root, sizeof(root));
+    snprintf(t->meta, sizeof(t->meta), "%s/meta", root);
     for (int i = 0; i < T_MAXD; i++) {
-        snprintf(t->disk[i], sizeof(t->disk[i]), "%s/disk%d", t->root, i);
+        snprintf(t->disk[i], sizeof(t->disk[i]), "%s/disk%d", root, i);
         t->disks[i] = t->disk[i];
     }
 }
