@@ -82,4 +82,57 @@ void auth__time_format_iso8601(int64_t t, char out[17]);
  * detail never echoes kilobytes or control bytes into an XML body. */
 const char *auth__clip(tarn_arena *a, const char *s, size_t n);
 
+/* ---- checksum.c -------------------------------------------------------- */
+
+/* The first value of header name (ASCII case-insensitive) in h[0..n), or
+ * NULL; *count (may be NULL) gets how many headers carry that name. */
+const char *auth__header_find(const auth_header *h, size_t n, const char *name,
+                              size_t *count);
+/* Strict base64 (RFC 4648 §4, padded, no whitespace) of exactly want
+ * bytes: 0 and out[0..want) filled, or -1. Reads only s[0..n). */
+int auth__b64_decode_exact(const char *s, size_t n, unsigned char *out, size_t want);
+/* base64 of in[0..n) into out (4·ceil(n/3) + 1 bytes, NUL-terminated). */
+void auth__b64_encode(const unsigned char *in, size_t n, char *out);
+/* s[0..*n) without leading/trailing blanks (space, tab): returns the new
+ * start and updates *n. */
+const char *auth__trim(const char *s, size_t *n);
+/* The "Value for x-amz-checksum-crc32 trailing header is invalid." style
+ * detail for alg (static). */
+const char *auth__ck_trailer_invalid(int alg);
+
+/* ---- chunked.c: the aws-chunked decoder -------------------------------- */
+
+/* What the decoder checks against (copied at create). */
+typedef struct auth_chunked_cfg {
+    int mode;                /* enum auth_streaming: UNSIGNED_TRAILER, SIGNED,
+                                SIGNED_TRAILER */
+    uint64_t decoded_length; /* x-amz-decoded-content-length */
+    int trailer_alg;         /* the checksum x-amz-trailer announced, or NONE */
+    /* SIGNED*: the signature chain (auth_result's chain fields). */
+    unsigned char seed_signature[32];
+    unsigned char signing_key[32];
+    char amz_date[17];
+    const char *scope;       /* copied into the arena */
+} auth_chunked_cfg;
+
+typedef struct auth_chunked auth_chunked;
+
+/* Arena-owned decoder; its hash context is freed by an arena cleanup.
+ * Returns 0, TARN_E_NOMEM or TARN_E_INTERNAL. */
+int auth__chunked_create(tarn_arena *a, const auth_chunked_cfg *cfg, auth_chunked **out);
+/*
+ * Consume framing from in[0..n) until payload is reached, then at most
+ * max_payload payload bytes: those are in[*off .. *off + *len) (in the
+ * input: nothing is copied). *used counts every byte consumed, payload
+ * included. Returns 0 or a sticky error (auth__chunked_detail). With
+ * max_payload == 0 it stops in front of payload.
+ */
+int auth__chunked_step(auth_chunked *d, const unsigned char *in, size_t n, size_t max_payload,
+                       size_t *used, size_t *off, size_t *len);
+/* The raw body ended: 0 when it was complete and every signature held. */
+int auth__chunked_finish(auth_chunked *d);
+const char *auth__chunked_detail(const auth_chunked *d);
+/* The announced checksum trailer's value (trimmed), or NULL if none came. */
+const char *auth__chunked_trailer(const auth_chunked *d, size_t *len);
+
 #endif

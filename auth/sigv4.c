@@ -511,10 +511,14 @@ static int payload_parse(const char *v, auth_result *out, const char **d)
         out->payload_mode = AUTH_PAYLOAD_UNSIGNED;
         return 0;
     }
+    static const int kinds[] = {AUTH_STREAM_UNSIGNED_TRAILER, AUTH_STREAM_SIGNED,
+                                AUTH_STREAM_SIGNED_TRAILER, AUTH_STREAM_ECDSA,
+                                AUTH_STREAM_ECDSA};
     for (size_t i = 0; i < sizeof(streaming) / sizeof(streaming[0]); i++) {
         if (strcmp(v, streaming[i]) == 0) {
             out->payload_mode = AUTH_PAYLOAD_STREAMING;
             out->streaming_mode = streaming[i]; /* static: outlives the arena */
+            out->streaming = kinds[i];
             return 0;
         }
     }
@@ -585,6 +589,25 @@ static int signature_check(tarn_arena *a, const auth_request *r, const canon *cn
                 TARN_E_SIGNATURE_DOES_NOT_MATCH);
 }
 
+/* Signed aws-chunked bodies continue the signature chain from this
+ * request's signature, with the same key, date and scope ("Transferring
+ * Payload in Multiple Chunks", seed signature): hand them to auth_body. */
+static int chain_set(tarn_arena *a, const auth_sigv4_hdr *h, const unsigned char key[32],
+                     const char ts[17], auth_result *out)
+{
+    if (out->streaming != AUTH_STREAM_SIGNED && out->streaming != AUTH_STREAM_SIGNED_TRAILER)
+        return 0;
+    out->scope = tarn_arena_strndup(a, h->scope, h->scope_len);
+    if (!out->scope)
+        return TARN_E_NOMEM;
+    memcpy(out->seed_signature, h->signature, 32);
+    memcpy(out->signing_key, key, 32);
+    memcpy(out->amz_date, ts, 16);
+    out->amz_date[16] = '\0';
+    out->chain_ready = 1;
+    return 0;
+}
+
 static int sigv4_verify(tarn_arena *a, const auth_creds *c, const auth_request *r,
                         const char *authz, auth_result *out, const char **d)
 {
@@ -614,6 +637,8 @@ static int sigv4_verify(tarn_arena *a, const auth_creds *c, const auth_request *
     if ((rc = canon_build(a, r, &h, &cn, d)) || (rc = signing_key_get(c, secret, &h, key)))
         return rc;
     rc = signature_check(a, r, &cn, key, d);
+    if (!rc)
+        rc = chain_set(a, &h, key, ts, out);
     OPENSSL_cleanse(key, sizeof(key));
     if (rc)
         return rc;

@@ -1,8 +1,8 @@
 /*
  * erasure.h — tarn's erasure module: Reed-Solomon k+m coding of stripes
  * (isa-l), per-block checksums against bitrot, the shard file format and
- * its layout math, and the CRCs S3 names in x-amz-checksum-* (CRC32,
- * CRC32C, CRC64NVME) with their combine functions. Prefix: erc_.
+ * its layout math. Prefix: erc_. (The CRCs of S3's x-amz-checksum-* are
+ * auth/'s: auth_crc32 and friends in auth.h.)
  *
  * Everything here is pure computation on caller-owned buffers: no I/O,
  * nothing of buckets or HTTP, and no allocation except when a coder is
@@ -82,6 +82,10 @@ int erc_decode(erc_coder *c, unsigned char *const *shards, uint32_t present, siz
 
 /* ---- Block checksums (bitrot) ------------------------------------------ */
 
+/* CRC32C (reflected, init and xorout all ones: the CRC of "" is 0).
+ * Incremental: pass 0 to start, then the value returned so far. isa-l
+ * crc32_iscsi underneath. Pure function, thread-safe. */
+uint32_t erc_crc32c(uint32_t crc, const void *buf, size_t len);
 /* The checksum of one block: CRC32C (see docs/erasure.md for why).
  * Pure function, thread-safe. len may be 0. */
 uint32_t erc_block_checksum(const void *block, size_t len);
@@ -94,21 +98,6 @@ int erc_block_verify(const void *block, size_t len, uint32_t expected);
  */
 int erc_stripe_verify(const unsigned char *const *blocks, int n, size_t len,
                       const uint32_t *expected, uint32_t *present);
-
-/* ---- S3 checksums: CRC32, CRC32C, CRC64NVME ------------------------------
- * S3 convention for all three: reflected, init and xorout all ones, so the
- * CRC of "" is 0. Incremental: pass 0 to start, then the value returned
- * so far; crc(A‖B) = f(f(0, A), B). Pure functions, thread-safe. */
-
-uint32_t erc_crc32(uint32_t crc, const void *buf, size_t len);   /* isa-l gzip */
-uint32_t erc_crc32c(uint32_t crc, const void *buf, size_t len);  /* isa-l iSCSI */
-uint64_t erc_crc64nvme(uint64_t crc, const void *buf, size_t len); /* ours */
-
-/* Combine: from crc_a = crc(A), crc_b = crc(B) and len_b = |B|, return
- * crc(A‖B) without the data (multipart full-object checksums). */
-uint32_t erc_crc32_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
-uint32_t erc_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
-uint64_t erc_crc64nvme_combine(uint64_t crc_a, uint64_t crc_b, uint64_t len_b);
 
 /* ---- Layout -------------------------------------------------------------
  * An object (or part) of object_size bytes is cut into stripes of k·B data

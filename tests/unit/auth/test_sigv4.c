@@ -712,7 +712,7 @@ static void test_creds(void)
     CHECK_RC(auth_creds_add(c, longk, "longenoughsecret"), TARN_E_INVAL);
     longk[128] = 0;
     CHECK_RC(auth_creds_add(c, longk, "longenoughsecret"), 0);
-    char name[16], secret[32];
+    char name[24], secret[32]; /* room for any int: -O1 cannot see i < 100 */
     for (int i = 99; i >= 0; i--) {
         snprintf(name, sizeof(name), "key.%02d_x-y", i);
         snprintf(secret, sizeof(secret), "secret-number-%d", i);
