@@ -34,12 +34,27 @@ stor_waker *srv_request_waker(const srv_request *r)
     return srv__worker_waker(r->worker);
 }
 
+stor_ioctx *srv_request_ioctx(const srv_request *r)
+{
+    return srv__worker_ioctx(r->worker);
+}
+
 const char *srv_request_header(srv_request *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
 /* ---- Responses ------------------------------------------------------------ */
+
+static void response_common_headers(srv_request *r)
+{
+    MHD_add_response_header(r->response, "x-amz-request-id", r->id);
+    MHD_add_response_header(r->response, "x-amz-id-2", r->id);
+    MHD_add_response_header(r->response, "Server", "tarn");
+    if (srv__worker_stopping(r->worker))
+        MHD_add_response_header(r->response, "Connection", "close");
+}
+
 
 void srv_respond(srv_request *r, unsigned status, const char *content_type, const char *body,
                  size_t len)
@@ -52,13 +67,21 @@ void srv_respond(srv_request *r, unsigned status, const char *content_type, cons
     r->status = status;
     if (!r->response)
         return;
-    MHD_add_response_header(r->response, "x-amz-request-id", r->id);
-    MHD_add_response_header(r->response, "x-amz-id-2", r->id);
-    MHD_add_response_header(r->response, "Server", "tarn");
+    response_common_headers(r);
     if (content_type && len)
         MHD_add_response_header(r->response, "Content-Type", content_type);
-    if (srv__worker_stopping(r->worker))
-        MHD_add_response_header(r->response, "Connection", "close");
+}
+
+void srv_respond_stream(srv_request *r, unsigned status, uint64_t len,
+                        MHD_ContentReaderCallback reader)
+{
+    if (r->response)
+        MHD_destroy_response(r->response);
+    /* 256 KiB: the size MHD asks the reader for at a time. */
+    r->response = MHD_create_response_from_callback(len, 256 * 1024, reader, r, NULL);
+    r->status = status;
+    if (r->response)
+        response_common_headers(r);
 }
 
 void srv_response_header(srv_request *r, const char *name, const char *value)
@@ -179,6 +202,8 @@ static int authenticate(srv_request *r)
     if (!hc.headers)
         return TARN_E_NOMEM;
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, &hc);
+    r->headers = hc.headers;
+    r->n_headers = hc.n;
     auth_request ar = {.method = r->method,
                        .raw_path = r->raw_path,
                        .raw_query = r->raw_query,
@@ -189,7 +214,7 @@ static int authenticate(srv_request *r)
                                &r->err_detail);
 }
 
-static void set_error(srv_request *r, int err, const char *detail)
+void srv_request_fail(srv_request *r, int err, const char *detail)
 {
     if (r->err)
         return;
@@ -210,6 +235,19 @@ static int route(srv_request *r)
     return rc;
 }
 
+/* S3 answers anonymous requests on a missing bucket with NoSuchBucket and
+ * everything else (without a policy allowing it, and CreateBucket) with
+ * AccessDenied. */
+static int anonymous_error(srv_request *r)
+{
+    stor_bucket b;
+    if (r->route.bucket && r->route.op != SRV_OP_CREATE_BUCKET &&
+        stor_bucket_name_valid(r->route.bucket) &&
+        stor_bucket_get(srv_request_shared(r)->store, r->route.bucket, &b) == TARN_E_NO_SUCH_BUCKET)
+        return TARN_E_NO_SUCH_BUCKET;
+    return TARN_E_ACCESS_DENIED;
+}
+
 /* First handler call: headers are in. Route, authenticate, pick the op. */
 static void request_begin(srv_request *r, const char *method)
 {
@@ -218,26 +256,36 @@ static void request_begin(srv_request *r, const char *method)
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
     if (ci && ci->header_size > MAX_HEADER_SECTION) {
-        set_error(r, TARN_E_REQUEST_HEADER_TOO_LARGE, NULL);
+        srv_request_fail(r, TARN_E_REQUEST_HEADER_TOO_LARGE, NULL);
         return;
     }
     int rc = route(r);
     if (rc) {
-        set_error(r, rc, NULL);
+        srv_request_fail(r, rc, NULL);
         return;
     }
     if ((rc = authenticate(r))) {
-        set_error(r, rc, r->err_detail);
+        srv_request_fail(r, rc, r->err_detail);
         return;
     }
     r->op = srv_op_lookup(r->route.op);
     if (!r->op) {
-        set_error(r, TARN_E_NOT_IMPLEMENTED,
+        srv_request_fail(r, TARN_E_NOT_IMPLEMENTED,
                   tarn_arena_printf(r->arena, "%s is not implemented yet", r->route.op_name));
         return;
     }
-    if (!r->auth.anonymous && auth_payload_create(&r->auth, &r->payload))
-        set_error(r, TARN_E_NOMEM, NULL);
+    if (r->auth.anonymous && !r->op->allow_anonymous) {
+        srv_request_fail(r, anonymous_error(r), NULL);
+        return;
+    }
+    const char *detail = NULL;
+    rc = auth_body_create(r->arena, &r->auth, r->headers, r->n_headers, &r->body_reader, &detail);
+    if (rc) {
+        srv_request_fail(r, rc, detail);
+        return;
+    }
+    if (r->op->begin && (rc = r->op->begin(r)))
+        srv_request_fail(r, rc, NULL);
 }
 
 /* Refuse before reading the body when a body is coming and it is big or
@@ -255,49 +303,40 @@ static int answer_before_body(srv_request *r)
     return te != NULL;
 }
 
-static void body_feed(srv_request *r, const char *data, size_t n)
+/* Body bytes: to the op's streaming hook, or verified and buffered up to
+ * max_body. Returns the bytes consumed (fewer only when suspended). */
+static size_t body_feed(srv_request *r, const char *data, size_t n)
 {
-    r->body_received += n;
     if (r->err)
-        return;
-    if (r->payload)
-        auth_payload_update(r->payload, data, n);
-    if (!r->op->max_body)
-        return;
-    if (r->body.len + n > r->op->max_body) {
-        set_error(r, TARN_E_ENTITY_TOO_LARGE, "Your request body is larger than this operation allows.");
-        return;
+        return n; /* drained and dropped: the error is answered at the end */
+    if (r->op->body)
+        return r->op->body(r, data, n);
+    int rc;
+    if (r->op->max_body) {
+        rc = auth_body_feed_buf(r->body_reader, data, n, &r->body);
+        if (!rc && r->body.len > r->op->max_body)
+            rc = TARN_E_ENTITY_TOO_LARGE;
+    } else {
+        size_t used, made;
+        rc = auth_body_feed(r->body_reader, data, n, &used, NULL, 0, &made);
     }
-    if (tarn_buf_append(&r->body, data, n))
-        set_error(r, TARN_E_NOMEM, NULL);
-}
-
-/* S3 answers anonymous requests on a missing bucket with NoSuchBucket and
- * everything else (without a policy allowing it, and CreateBucket) with
- * AccessDenied. */
-static void anonymous_denied(srv_request *r)
-{
-    stor_bucket b;
-    if (r->route.bucket && r->route.op != SRV_OP_CREATE_BUCKET &&
-        stor_bucket_name_valid(r->route.bucket) &&
-        stor_bucket_get(srv_request_shared(r)->store, r->route.bucket, &b) == TARN_E_NO_SUCH_BUCKET)
-        srv_respond_error(r, TARN_E_NO_SUCH_BUCKET, NULL);
-    else
-        srv_respond_error(r, TARN_E_ACCESS_DENIED, NULL);
+    if (rc)
+        srv_request_fail(r, rc, rc == TARN_E_ENTITY_TOO_LARGE
+                                    ? "Your request body is larger than this operation allows."
+                                    : auth_body_detail(r->body_reader));
+    return n;
 }
 
 static void request_run(srv_request *r)
 {
     r->state = REQ_RUNNING;
-    if (!r->err && r->payload) {
-        int rc = auth_payload_finish(r->payload);
+    if (!r->err && r->body_reader) {
+        int rc = auth_body_finish(r->body_reader);
         if (rc)
-            set_error(r, rc, NULL);
+            srv_request_fail(r, rc, auth_body_detail(r->body_reader));
     }
     if (r->err)
         srv_respond_error(r, r->err, r->err_detail);
-    else if (r->auth.anonymous && !r->op->allow_anonymous)
-        anonymous_denied(r);
     else
         r->op->run(r);
 }
@@ -311,6 +350,8 @@ enum MHD_Result srv__http_access(void *cls, struct MHD_Connection *conn, const c
     srv_request *r = *con_cls;
     if (!r)
         return MHD_NO; /* no memory for the request: drop the connection */
+    if (r->suspended)
+        return MHD_YES; /* called again while parked: data stays unconsumed */
     switch (r->state) {
     case REQ_HEADERS:
         r->state = REQ_BODY;
@@ -318,10 +359,11 @@ enum MHD_Result srv__http_access(void *cls, struct MHD_Connection *conn, const c
         return answer_before_body(r) ? answer(r) : MHD_YES;
     case REQ_BODY:
         if (*upload_data_size) {
-            body_feed(r, upload_data, *upload_data_size);
-            *upload_data_size = 0;
+            *upload_data_size -= body_feed(r, upload_data, *upload_data_size);
             return MHD_YES;
         }
+        if (!r->err && r->op->body && (r->op->body(r, NULL, 0), r->suspended))
+            return MHD_YES; /* flushing the last bytes to storage */
         request_run(r);
         break;
     case REQ_ANSWERED:
@@ -349,7 +391,6 @@ void srv__http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         srv__worker_suspended_remove(w, r);
     if (r->response)
         MHD_destroy_response(r->response);
-    auth_payload_destroy(r->payload);
     tarn_buf_free(&r->body);
     tarn_arena_destroy(r->arena);
     *con_cls = NULL;

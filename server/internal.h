@@ -92,12 +92,20 @@ struct srv_worker;
 struct srv_request;
 
 typedef struct srv_op {
-    /* Largest body the operation buffers (bytes); 0 = body is hashed for
-     * payload verification and dropped. */
+    /* Largest body the operation buffers in r->body (bytes); 0 = the body
+     * is verified (hashes, checksums) and dropped. Ignored with .body. */
     size_t max_body;
     /* Anonymous requests allowed (none yet). */
     int allow_anonymous;
-    /* Called once the body is complete and its payload hash verified.
+    /* Optional: after routing and auth, before the body. 0, or an error
+     * answered at once (before the body is read when it is large). */
+    int (*begin)(struct srv_request *r);
+    /* Optional: take the raw body as it streams (through r->body_reader).
+     * Returns the bytes consumed; fewer than n only after calling
+     * srv_request_suspend (they are handed again after the resume). Called
+     * with n == 0 once at the end of the body, to flush. */
+    size_t (*body)(struct srv_request *r, const char *data, size_t n);
+    /* Called once the body is complete and verified (auth_body_finish).
      * Must either set a response (srv_respond_*) or start asynchronous
      * work with srv_request_suspend and set the response on completion. */
     void (*run)(struct srv_request *r);
@@ -109,6 +117,11 @@ const srv_op *srv_op_lookup(srv_op_id op);
 /* Handlers (op_bucket.c). */
 extern const srv_op srv_op_list_buckets, srv_op_create_bucket, srv_op_head_bucket,
     srv_op_get_bucket_location, srv_op_delete_bucket;
+/* Handlers (op_object.c). */
+extern const srv_op srv_op_put_object, srv_op_get_object, srv_op_head_object,
+    srv_op_delete_object;
+/* Handlers (op_list.c). */
+extern const srv_op srv_op_list_objects_v2, srv_op_list_objects;
 
 enum srv_request_state {
     REQ_HEADERS,  /* first handler call not yet made */
@@ -129,7 +142,10 @@ typedef struct srv_request {
     srv_route route;
     const srv_op *op;
     auth_result auth;
-    auth_payload *payload;
+    auth_header *headers;        /* all request headers, arena */
+    size_t n_headers;
+    auth_body *body_reader;      /* undoes aws-chunked, checks hashes */
+    void *op_state;              /* the operation's own state, arena */
     int state;
     int err;                     /* first error seen; answered at the end */
     const char *err_detail;
@@ -149,6 +165,15 @@ void srv_respond(srv_request *r, unsigned status, const char *content_type, cons
 void srv_respond_error(srv_request *r, int err, const char *detail);
 /* Add a header to the response built by the last srv_respond call. */
 void srv_response_header(srv_request *r, const char *name, const char *value);
+
+/* Record an error to answer with (the first one wins). */
+void srv_request_fail(srv_request *r, int err, const char *detail);
+/* The worker's storage I/O context (for object pipelines). */
+stor_ioctx *srv_request_ioctx(const srv_request *r);
+/* Respond with a body produced by reader (MHD content-reader callback,
+ * cls = r) of exactly len bytes; HEAD sends the length and no body. */
+void srv_respond_stream(srv_request *r, unsigned status, uint64_t len,
+                        MHD_ContentReaderCallback reader);
 
 /* A request header's value (case-insensitive name) or NULL. */
 const char *srv_request_header(srv_request *r, const char *name);
@@ -240,6 +265,7 @@ void srv__conn_request_done(srv_worker *w, struct MHD_Connection *conn);
 /* Worker accessors used by http.c. */
 const srv_shared *srv__worker_shared(const srv_worker *w);
 stor_waker *srv__worker_waker(const srv_worker *w);
+stor_ioctx *srv__worker_ioctx(const srv_worker *w);
 int srv__worker_index(const srv_worker *w);
 int srv__worker_stopping(const srv_worker *w);
 void srv__worker_suspended_add(srv_worker *w, srv_request *r);

@@ -46,6 +46,7 @@ struct srv_worker {
     struct io_uring ring;
     int ring_ready;
     stor_waker *waker;
+    stor_ioctx *io;    /* storage's data path on this worker's ring */
     int stop_fd;
     uint64_t waker_buf, stop_buf;
     int poll_armed;
@@ -59,6 +60,7 @@ struct srv_worker {
 
 const srv_shared *srv__worker_shared(const srv_worker *w) { return w->shared; }
 stor_waker *srv__worker_waker(const srv_worker *w) { return w->waker; }
+stor_ioctx *srv__worker_ioctx(const srv_worker *w) { return w->io; }
 int srv__worker_index(const srv_worker *w) { return w->index; }
 int srv__worker_stopping(const srv_worker *w) { return w->stopping; }
 
@@ -240,6 +242,12 @@ static void handle_cqe(srv_worker *w, struct io_uring_cqe *cqe)
     case TAG_STOP:
         worker_begin_stop(w);
         break;
+    default:
+        if (cqe->user_data >= TARN_IOREQ_MIN_PTR) { /* storage's shard I/O */
+            tarn_ioreq *req = (tarn_ioreq *)(uintptr_t)cqe->user_data;
+            req->done(req, cqe->res);
+        }
+        break;
     }
 }
 
@@ -356,6 +364,8 @@ static void worker_free(srv_worker *w)
 {
     if (w->daemon)
         MHD_stop_daemon(w->daemon);
+    if (w->io)
+        stor_ioctx_destroy(w->io);
     if (w->ring_ready)
         io_uring_queue_exit(&w->ring);
     if (w->waker)
@@ -381,6 +391,8 @@ static int worker_init(srv_worker *w, int index, const srv_shared *shared, int p
     w->ring_ready = 1;
     unsigned iowq[2] = {4, 4}; /* bound the kernel's helper threads */
     io_uring_register_iowq_max_workers(&w->ring, iowq);
+    if (stor_ioctx_create(shared->store, &w->ring, w->waker, &w->io))
+        return -1;
     w->daemon = daemon_start(w, port, n_workers);
     if (!w->daemon) {
         TARN_ERROR("cannot listen on %s:%d: %s", shared->cfg->listen_host, port,

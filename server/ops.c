@@ -12,6 +12,12 @@ const srv_op *srv_op_lookup(srv_op_id op)
         [SRV_OP_HEAD_BUCKET] = &srv_op_head_bucket,
         [SRV_OP_GET_BUCKET_LOCATION] = &srv_op_get_bucket_location,
         [SRV_OP_DELETE_BUCKET] = &srv_op_delete_bucket,
+        [SRV_OP_LIST_OBJECTS] = &srv_op_list_objects,
+        [SRV_OP_LIST_OBJECTS_V2] = &srv_op_list_objects_v2,
+        [SRV_OP_PUT_OBJECT] = &srv_op_put_object,
+        [SRV_OP_GET_OBJECT] = &srv_op_get_object,
+        [SRV_OP_HEAD_OBJECT] = &srv_op_head_object,
+        [SRV_OP_DELETE_OBJECT] = &srv_op_delete_object,
     };
     return (unsigned)op < SRV_OP__COUNT ? table[op] : NULL;
 }

@@ -1,0 +1,394 @@
+/*
+ * op_object.c — PutObject, GetObject, HeadObject, DeleteObject (S3 API
+ * reference, one section each). Bodies stream: PUT hands the payload that
+ * auth_body decodes and verifies to storage's write pipeline, suspending
+ * the connection when storage's stripe buffers are full; GET answers with
+ * a content-reader callback that suspends until storage's read-ahead has
+ * bytes. Nothing of a PUT is visible before auth_body_finish said the body
+ * is whole and correct and storage committed the version.
+ */
+#include "server/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_KEY_BYTES 1024               /* S3: keys up to 1024 bytes of UTF-8 */
+#define MAX_PUT_SIZE (5ull << 30)        /* S3: a single PUT up to 5 GiB */
+#define PUT_BUFFER (256 * 1024)          /* decoded payload waiting for storage */
+
+/* ---- Shared checks ---------------------------------------------------------- */
+
+static int key_checked(srv_request *r)
+{
+    if (!stor_bucket_name_valid(r->route.bucket))
+        return TARN_E_NO_SUCH_BUCKET; /* no bucket can have that name */
+    if (r->route.key_len > MAX_KEY_BYTES)
+        return TARN_E_KEY_TOO_LONG;
+    return 0;
+}
+
+/* ---- PutObject -------------------------------------------------------------- */
+
+typedef struct put_state {
+    stor_put *put;
+    char *buf;          /* decoded payload not yet taken by storage */
+    size_t off, len;
+    int waiting;        /* storage will call put_writable */
+} put_state;
+
+static void put_cleanup(void *arg)
+{
+    put_state *ps = arg;
+    if (ps->put)
+        stor_put_free(ps->put); /* aborts (removes shards) unless committed */
+}
+
+/* What to store as Content-Encoding: the client's value without the
+ * aws-chunked framing token, which describes only this upload. */
+static const char *stored_encoding(srv_request *r)
+{
+    const char *ce = srv_request_header(r, "Content-Encoding");
+    if (!ce)
+        return NULL;
+    char *copy = tarn_arena_strdup(r->arena, ce), *save = NULL;
+    char *out = tarn_arena_calloc(r->arena, strlen(ce) + 1);
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        if (!*t || strcasecmp(t, "aws-chunked") == 0)
+            continue;
+        if (*out)
+            strcat(out, ",");
+        strcat(out, t);
+    }
+    return *out ? out : NULL;
+}
+
+static int put_size(srv_request *r, uint64_t *size)
+{
+    int64_t decoded = auth_body_expected_length(r->body_reader);
+    if (decoded >= 0) {
+        *size = (uint64_t)decoded;
+    } else {
+        const char *cl = srv_request_header(r, "Content-Length");
+        char *end;
+        if (!cl)
+            return TARN_E_MISSING_CONTENT_LENGTH;
+        *size = strtoull(cl, &end, 10);
+        if (!*cl || *end)
+            return TARN_E_INVALID_ARGUMENT;
+    }
+    return *size > MAX_PUT_SIZE ? TARN_E_ENTITY_TOO_LARGE : 0;
+}
+
+static int put_begin(srv_request *r)
+{
+    uint64_t size;
+    int rc = key_checked(r);
+    if (!rc)
+        rc = put_size(r, &size);
+    if (rc)
+        return rc;
+    put_state *ps = tarn_arena_calloc(r->arena, sizeof(*ps));
+    if (!ps || !(ps->buf = tarn_arena_alloc(r->arena, PUT_BUFFER)) ||
+        tarn_arena_cleanup_add(r->arena, put_cleanup, ps))
+        return TARN_E_NOMEM;
+    r->op_state = ps;
+    return stor_put_begin(srv_request_ioctx(r), r->route.bucket, r->route.key, r->route.key_len,
+                          size, &ps->put);
+}
+
+static void put_writable(void *arg)
+{
+    srv_request *r = arg;
+    put_state *ps = r->op_state;
+    ps->waiting = 0;
+    srv_request_resume(r);
+}
+
+/* Hand pending payload to storage. 1 when all of it was taken, 0 when the
+ * request is now suspended until storage has room. */
+static int put_flush(srv_request *r, put_state *ps)
+{
+    while (ps->len) {
+        ps->waiting = 1;
+        size_t took = stor_put_write(ps->put, ps->buf + ps->off, ps->len, put_writable, r);
+        ps->off += took;
+        ps->len -= took;
+        if (ps->len && ps->waiting) {
+            srv_request_suspend(r);
+            return 0;
+        }
+    }
+    ps->waiting = 0;
+    return 1;
+}
+
+static size_t put_body(srv_request *r, const char *data, size_t n)
+{
+    put_state *ps = r->op_state;
+    size_t consumed = 0;
+    for (;;) {
+        if (!put_flush(r, ps))
+            return consumed;
+        if (consumed == n)
+            return n;
+        size_t used = 0, made = 0;
+        int rc = auth_body_feed(r->body_reader, data + consumed, n - consumed, &used, ps->buf,
+                                PUT_BUFFER, &made);
+        consumed += used;
+        ps->off = 0;
+        ps->len = made;
+        if (rc) {
+            srv_request_fail(r, rc, auth_body_detail(r->body_reader));
+            return n;
+        }
+    }
+}
+
+static void put_done(void *arg, int rc)
+{
+    srv_request *r = arg;
+    if (rc) {
+        srv_respond_error(r, rc, NULL);
+    } else {
+        srv_respond(r, 200, NULL, NULL, 0);
+        srv_response_header(r, "ETag",
+                            tarn_arena_printf(r->arena, "\"%s\"", auth_body_etag(r->body_reader)));
+        if (auth_body_checksum_alg(r->body_reader) != AUTH_CK_NONE) {
+            srv_response_header(r, auth_body_checksum_header(r->body_reader),
+                                auth_body_checksum_value(r->body_reader));
+            srv_response_header(r, "x-amz-checksum-type", "FULL_OBJECT");
+        }
+    }
+    srv_request_resume(r);
+}
+
+static int put_meta_fill(srv_request *r, stor_object *meta)
+{
+    memset(meta, 0, sizeof(*meta));
+    snprintf(meta->etag, sizeof(meta->etag), "%s", auth_body_etag(r->body_reader));
+    const char *ct = srv_request_header(r, "Content-Type");
+    meta->content_type = ct ? ct : "binary/octet-stream";
+    meta->content_encoding = stored_encoding(r);
+    meta->content_disposition = srv_request_header(r, "Content-Disposition");
+    meta->content_language = srv_request_header(r, "Content-Language");
+    meta->cache_control = srv_request_header(r, "Cache-Control");
+    meta->expires = srv_request_header(r, "Expires");
+    int alg = auth_body_checksum_alg(r->body_reader);
+    if (alg != AUTH_CK_NONE) /* auth's enum starts at CRC32 = 1, storage's at 0 */
+        meta->checksum[alg - AUTH_CK_CRC32] = auth_body_checksum_value(r->body_reader);
+    return srv_user_meta_collect(r->arena, r->conn, &meta->meta, &meta->n_meta);
+}
+
+static void put_run(srv_request *r)
+{
+    put_state *ps = r->op_state;
+    stor_object meta;
+    int rc = put_meta_fill(r, &meta);
+    if (!rc)
+        rc = stor_put_finish(ps->put, &meta, put_done, r);
+    if (rc)
+        srv_respond_error(r, rc, NULL);
+    else
+        srv_request_suspend(r);
+}
+
+/* ---- GetObject / HeadObject --------------------------------------------------- */
+
+typedef struct get_state {
+    stor_get *get;
+    stor_object obj;
+    uint64_t first, len, sent;
+    int waiting;
+} get_state;
+
+static void get_cleanup(void *arg)
+{
+    get_state *gs = arg;
+    if (gs->get)
+        stor_get_close(gs->get);
+}
+
+static void get_ready(void *arg)
+{
+    srv_request *r = arg;
+    get_state *gs = r->op_state;
+    gs->waiting = 0;
+    srv_request_resume(r);
+}
+
+static ssize_t get_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    srv_request *r = cls;
+    get_state *gs = r->op_state;
+    (void)pos;
+    if (gs->sent >= gs->len)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (max > gs->len - gs->sent)
+        max = (size_t)(gs->len - gs->sent);
+    for (;;) {
+        gs->waiting = 1;
+        ssize_t n = stor_get_read(gs->get, buf, max, get_ready, r);
+        if (n > 0) {
+            gs->waiting = 0;
+            gs->sent += (uint64_t)n;
+            return n;
+        }
+        if (n < 0) {
+            TARN_ERROR("%s: read of %s failed after %llu bytes: %s", r->id, r->resource,
+                       (unsigned long long)gs->sent, tarn_err_name((int)n));
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        if (gs->waiting) {
+            srv_request_suspend(r);
+            return 0;
+        }
+    }
+}
+
+static const char *query_override(srv_request *r, const char *param, const char *stored)
+{
+    const char *v = srv_route_query(&r->route, param);
+    return v ? v : stored;
+}
+
+static void header_if(srv_request *r, const char *name, const char *value)
+{
+    if (value && *value)
+        srv_response_header(r, name, value);
+}
+
+static void object_headers(srv_request *r, const stor_object *o, int whole)
+{
+    char date[32];
+    srv_http_date(o->mtime_ms / 1000, date);
+    srv_response_header(r, "ETag", tarn_arena_printf(r->arena, "\"%s\"", o->etag));
+    srv_response_header(r, "Last-Modified", date);
+    srv_response_header(r, "Accept-Ranges", "bytes");
+    header_if(r, "Content-Type", query_override(r, "response-content-type", o->content_type));
+    header_if(r, "Content-Encoding",
+              query_override(r, "response-content-encoding", o->content_encoding));
+    header_if(r, "Content-Disposition",
+              query_override(r, "response-content-disposition", o->content_disposition));
+    header_if(r, "Content-Language",
+              query_override(r, "response-content-language", o->content_language));
+    header_if(r, "Cache-Control", query_override(r, "response-cache-control", o->cache_control));
+    header_if(r, "Expires", query_override(r, "response-expires", o->expires));
+    for (size_t i = 0; i < o->n_meta; i++)
+        srv_response_header(r, tarn_arena_printf(r->arena, "x-amz-meta-%s", o->meta[i].name),
+                            o->meta[i].value);
+    const char *mode = srv_request_header(r, "x-amz-checksum-mode");
+    if (!whole || !mode || strcasecmp(mode, "ENABLED") != 0)
+        return;
+    for (int alg = AUTH_CK_CRC32; alg <= AUTH_CK_SHA256; alg++) {
+        const char *v = o->checksum[alg - AUTH_CK_CRC32];
+        if (v && *v) {
+            srv_response_header(r, auth_checksum_alg_header(alg), v);
+            srv_response_header(r, "x-amz-checksum-type", "FULL_OBJECT");
+        }
+    }
+}
+
+static int get_conditions(srv_request *r, const stor_object *o)
+{
+    srv_conditions c = {.if_match = srv_request_header(r, "If-Match"),
+                        .if_none_match = srv_request_header(r, "If-None-Match"),
+                        .if_modified_since = srv_request_header(r, "If-Modified-Since"),
+                        .if_unmodified_since = srv_request_header(r, "If-Unmodified-Since"),
+                        .is_read = 1};
+    return srv_conditions_check(&c, o->etag, o->mtime_ms / 1000);
+}
+
+static int get_open(srv_request *r, get_state **out)
+{
+    int rc = key_checked(r);
+    if (rc)
+        return rc == TARN_E_NO_SUCH_BUCKET ? TARN_E_NO_SUCH_BUCKET : rc;
+    get_state *gs = tarn_arena_calloc(r->arena, sizeof(*gs));
+    if (!gs || tarn_arena_cleanup_add(r->arena, get_cleanup, gs))
+        return TARN_E_NOMEM;
+    r->op_state = gs;
+    const char *vid = srv_route_query(&r->route, "versionId");
+    if (vid && strcmp(vid, "null") == 0)
+        vid = NULL; /* unversioned buckets: "null" is the only version */
+    *out = gs;
+    return stor_get_open(srv_request_ioctx(r), r->arena, r->route.bucket, r->route.key,
+                         r->route.key_len, vid, &gs->obj, &gs->get);
+}
+
+/* 304 carries the validators, as S3 does; other errors are plain. */
+static void get_refuse(srv_request *r, int rc, const stor_object *o)
+{
+    srv_respond_error(r, rc, NULL);
+    if (rc == TARN_E_NOT_MODIFIED) {
+        char date[32];
+        srv_http_date(o->mtime_ms / 1000, date);
+        srv_response_header(r, "ETag", tarn_arena_printf(r->arena, "\"%s\"", o->etag));
+        srv_response_header(r, "Last-Modified", date);
+    }
+}
+
+static void get_run(srv_request *r)
+{
+    get_state *gs = NULL;
+    int rc = get_open(r, &gs);
+    if (!rc)
+        rc = get_conditions(r, &gs->obj);
+    if (rc) {
+        get_refuse(r, rc, gs ? &gs->obj : NULL);
+        return;
+    }
+    uint64_t size = gs->obj.size, first = 0, last = size ? size - 1 : 0;
+    int range = srv_range_parse(srv_request_header(r, "Range"), size, &first, &last);
+    if (range == SRV_RANGE_UNSATISFIABLE) {
+        srv_respond_error(r, TARN_E_INVALID_RANGE, NULL);
+        srv_response_header(r, "Content-Range",
+                            tarn_arena_printf(r->arena, "bytes */%llu", (unsigned long long)size));
+        return;
+    }
+    gs->first = first;
+    gs->len = size ? last - first + 1 : 0;
+    int is_head = strcmp(r->method, "HEAD") == 0;
+    if (!is_head && gs->len && (rc = stor_get_range(gs->get, first, last))) {
+        srv_respond_error(r, rc, NULL);
+        return;
+    }
+    srv_respond_stream(r, range == SRV_RANGE_OK ? 206 : 200, gs->len, get_reader);
+    if (range == SRV_RANGE_OK)
+        srv_response_header(r, "Content-Range",
+                            tarn_arena_printf(r->arena, "bytes %llu-%llu/%llu",
+                                              (unsigned long long)first,
+                                              (unsigned long long)last, (unsigned long long)size));
+    object_headers(r, &gs->obj, range != SRV_RANGE_OK);
+}
+
+/* ---- DeleteObject ------------------------------------------------------------------ */
+
+static void delete_done(void *arg, int rc)
+{
+    srv_request *r = arg;
+    if (rc)
+        srv_respond_error(r, rc, NULL);
+    else
+        srv_respond(r, 204, NULL, NULL, 0);
+    srv_request_resume(r);
+}
+
+static void delete_run(srv_request *r)
+{
+    int rc = key_checked(r);
+    if (!rc)
+        rc = stor_object_delete(srv_request_shared(r)->store, srv_request_waker(r),
+                                r->route.bucket, r->route.key, r->route.key_len, delete_done, r);
+    if (rc)
+        srv_respond_error(r, rc, NULL);
+    else
+        srv_request_suspend(r);
+}
+
+const srv_op srv_op_put_object = {.begin = put_begin, .body = put_body, .run = put_run};
+const srv_op srv_op_get_object = {.run = get_run};
+const srv_op srv_op_head_object = {.run = get_run};
+const srv_op srv_op_delete_object = {.run = delete_run};
