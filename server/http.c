@@ -122,6 +122,8 @@ void srv_respond_error(srv_request *r, int err, const char *detail)
 
 static enum MHD_Result answer(srv_request *r)
 {
+    if (!r->response && r->err)
+        srv_respond_error(r, r->err, r->err_detail);
     if (!r->response)
         srv_respond_error(r, TARN_E_INTERNAL, "no response was produced");
     if (!r->response)

@@ -345,6 +345,7 @@ static struct MHD_Daemon *daemon_start(srv_worker *w, int port, int n_workers)
         flags |= MHD_USE_IPv6;
     return MHD_start_daemon(
         flags, 0, NULL, NULL, srv__http_access, w,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, /* first, or MHD complains */
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
         MHD_OPTION_CONNECTION_LIMIT, limit,
@@ -353,7 +354,6 @@ static struct MHD_Daemon *daemon_start(srv_worker *w, int port, int n_workers)
         MHD_OPTION_URI_LOG_CALLBACK, srv__http_uri_log, w,
         MHD_OPTION_NOTIFY_COMPLETED, srv__http_completed, w,
         MHD_OPTION_NOTIFY_CONNECTION, srv__conn_notify, w,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
         /* Strict: HTTP/1.1 without Host, spaces in header names → 400. */
         MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
