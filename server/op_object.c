@@ -197,10 +197,15 @@ static void put_run(srv_request *r)
 
 /* ---- GetObject / HeadObject --------------------------------------------------- */
 
+#define GET_FIRST_BYTES (64 * 1024)
+
 typedef struct get_state {
     stor_get *get;
     stor_object obj;
-    uint64_t first, len, sent;
+    uint64_t first, last, len, sent;
+    int ranged;         /* 206 with Content-Range */
+    char *head;         /* the first bytes, read before the status is chosen */
+    size_t head_len, head_off;
     int waiting;
 } get_state;
 
@@ -228,6 +233,13 @@ static ssize_t get_reader(void *cls, uint64_t pos, char *buf, size_t max)
         return MHD_CONTENT_READER_END_OF_STREAM;
     if (max > gs->len - gs->sent)
         max = (size_t)(gs->len - gs->sent);
+    if (gs->head_off < gs->head_len) {
+        size_t c = gs->head_len - gs->head_off < max ? gs->head_len - gs->head_off : max;
+        memcpy(buf, gs->head + gs->head_off, c);
+        gs->head_off += c;
+        gs->sent += c;
+        return (ssize_t)c;
+    }
     for (;;) {
         gs->waiting = 1;
         ssize_t n = stor_get_read(gs->get, buf, max, get_ready, r);
@@ -330,6 +342,48 @@ static void get_refuse(srv_request *r, int rc, const stor_object *o)
     }
 }
 
+static void get_respond(srv_request *r, get_state *gs)
+{
+    srv_respond_stream(r, gs->ranged ? 206 : 200, gs->len, get_reader);
+    if (gs->ranged)
+        srv_response_header(r, "Content-Range",
+                            tarn_arena_printf(r->arena, "bytes %llu-%llu/%llu",
+                                              (unsigned long long)gs->first,
+                                              (unsigned long long)gs->last,
+                                              (unsigned long long)gs->obj.size));
+    object_headers(r, &gs->obj, !gs->ranged);
+}
+
+static void get_first_ready(void *arg);
+
+/* The status goes out with the first bytes: read them first, so a stripe
+ * that cannot be read or decoded is a 5xx, not a 200 cut short. */
+static int get_first_bytes(srv_request *r, get_state *gs)
+{
+    size_t want = gs->len < GET_FIRST_BYTES ? (size_t)gs->len : GET_FIRST_BYTES;
+    gs->waiting = 1;
+    ssize_t n = stor_get_read(gs->get, gs->head, want, get_first_ready, r);
+    if (n > 0) {
+        gs->waiting = 0;
+        gs->head_len = (size_t)n;
+        get_respond(r, gs);
+        return 1;
+    }
+    if (n < 0) {
+        gs->waiting = 0;
+        srv_respond_error(r, (int)n, "The object could not be read from enough disks.");
+        return 1;
+    }
+    return 0; /* get_ready comes later */
+}
+
+static void get_first_ready(void *arg)
+{
+    srv_request *r = arg;
+    if (get_first_bytes(r, r->op_state))
+        srv_request_resume(r);
+}
+
 static void get_run(srv_request *r)
 {
     get_state *gs = NULL;
@@ -349,19 +403,20 @@ static void get_run(srv_request *r)
         return;
     }
     gs->first = first;
+    gs->last = last;
+    gs->ranged = range == SRV_RANGE_OK;
     gs->len = size ? last - first + 1 : 0;
-    int is_head = strcmp(r->method, "HEAD") == 0;
-    if (!is_head && gs->len && (rc = stor_get_range(gs->get, first, last))) {
-        srv_respond_error(r, rc, NULL);
+    if (strcmp(r->method, "HEAD") == 0 || gs->len == 0) {
+        get_respond(r, gs);
         return;
     }
-    srv_respond_stream(r, range == SRV_RANGE_OK ? 206 : 200, gs->len, get_reader);
-    if (range == SRV_RANGE_OK)
-        srv_response_header(r, "Content-Range",
-                            tarn_arena_printf(r->arena, "bytes %llu-%llu/%llu",
-                                              (unsigned long long)first,
-                                              (unsigned long long)last, (unsigned long long)size));
-    object_headers(r, &gs->obj, range != SRV_RANGE_OK);
+    if ((rc = stor_get_range(gs->get, first, last)) ||
+        !(gs->head = tarn_arena_alloc(r->arena, GET_FIRST_BYTES))) {
+        srv_respond_error(r, rc ? rc : TARN_E_NOMEM, NULL);
+        return;
+    }
+    if (!get_first_bytes(r, gs))
+        srv_request_suspend(r);
 }
 
 /* ---- DeleteObject ------------------------------------------------------------------ */

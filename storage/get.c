@@ -520,33 +520,54 @@ int stor_get_range(stor_get *g, uint64_t first, uint64_t last)
     return 0;
 }
 
-ssize_t stor_get_read(stor_get *g, void *buf, size_t n, void (*ready)(void *arg), void *arg)
+/* Copy what the ready stripes hold at g->pos. 0, or a stripe's error when
+ * nothing was copied before it. */
+static int copy_ready(stor_get *g, void *buf, size_t n, size_t *out)
 {
-    size_t out = 0;
-    while (out < n && g->pos <= g->last && g->lay.size) {
+    while (*out < n && g->pos <= g->last && g->lay.size) {
         get_slot *sl = NULL;
         for (int s = 0; s < STOR_GET_STRIPES; s++)
             if (g->slot[s].state != SL_FREE && g->slot[s].stripe == g->pos / g->el.stripe_size)
                 sl = &g->slot[s];
         if (sl && sl->state == SL_ERROR)
-            return out ? (ssize_t)out : sl->err;
+            return *out ? 0 : sl->err;
         if (!sl || sl->state != SL_READY)
-            break;
+            return 0;
         uint64_t end = sl->base + erc_layout_stripe_data(&g->el, sl->stripe); /* exclusive */
         if (end > g->last + 1)
             end = g->last + 1;
-        size_t c = n - out;
+        size_t c = n - *out;
         if (c > end - g->pos)
             c = (size_t)(end - g->pos);
-        memcpy((char *)buf + out, sl->buf + (g->pos - sl->base), c);
-        out += c;
+        memcpy((char *)buf + *out, sl->buf + (g->pos - sl->base), c);
+        *out += c;
         g->pos += c;
         if (g->pos == end) {
             slot_release(g, sl);
             pump(g);
         }
     }
+    return 0;
+}
+
+ssize_t stor_get_read(stor_get *g, void *buf, size_t n, void (*ready)(void *arg), void *arg)
+{
+    size_t out = 0;
+    int rc = copy_ready(g, buf, n, &out);
+    if (rc)
+        return rc;
     if (out == 0 && g->pos <= g->last && g->lay.size) {
+        /* Nothing in flight means no completion will ever call ready:
+         * start what can be started, and fail rather than wait forever. */
+        if (!g->inflight) {
+            pump(g);
+            if ((rc = copy_ready(g, buf, n, &out)))
+                return rc;
+            if (out)
+                return (ssize_t)out;
+            if (!g->inflight)
+                return TARN_E_IO;
+        }
         g->ready = ready;
         g->rarg = arg;
     }

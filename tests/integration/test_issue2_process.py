@@ -206,3 +206,26 @@ def _expect_exit_2(args, cwd):
                                f"stdout: {out!r}\nstderr: {err!r}")
     assert len(err_lines) == 1, f"want exactly one stderr line, got {err_lines}"
     assert b"listening on" not in out, out
+
+
+def test_issue2_config_file(server_factory):
+    """Settings from --config (INI, conf/tarn.conf's sections); a flag given
+    as well overrides the file."""
+    tmp = tempfile.mkdtemp(prefix="tarn-conf-")
+    try:
+        conf = os.path.join(tmp, "tarn.conf")
+        with open(conf, "w") as f:
+            f.write("[server]\nregion = eu-west-1\nworkers = 1\nlog_level = warn\n"
+                    "[credentials]\naccess_key = CONFACCESSKEY001\n"
+                    "secret_key = conf-secret-key-abcdefgh\n")
+        srv = server_factory(["--config", conf, "--workers", "2"], cred_flags=False)
+        srv.access_key, srv.secret_key, srv.region = ("CONFACCESSKEY001",
+                                                      "conf-secret-key-abcdefgh", "eu-west-1")
+        s3 = boto3_client(srv)
+        n = unique_bucket("conf")
+        s3.create_bucket(Bucket=n, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        assert s3.get_bucket_location(Bucket=n)["LocationConstraint"] == "eu-west-1"
+        r = signed_request(srv, "GET", "/", access_key=ACCESS_KEY, secret_key=SECRET_KEY)
+        assert r.status == 403, r
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -147,7 +147,7 @@ def test_issue3_awscli_v2_cp_ls_rm_range(server, s3, bucket, tmp_path):
         _write(str(tmp_path / "up" / "dir" / "sub" / "b c.txt"), b"bravo charlie\n")
 
         p = ok(aws.run("s3", "cp", src, f"s3://{bucket}/big.bin"))
-        assert f"upload: " in p.stdout and f"s3://{bucket}/big.bin" in p.stdout, p.stdout
+        assert "upload: " in p.stdout and f"s3://{bucket}/big.bin" in p.stdout, p.stdout
         h = s3.head_object(Bucket=bucket, Key="big.bin")
         assert h["ContentLength"] == len(data)
         assert h["ETag"] == etag_of(data), "aws s3 cp did not upload in one PutObject"

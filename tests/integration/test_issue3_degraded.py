@@ -5,7 +5,6 @@ import os
 import shutil
 import time
 
-import pytest
 
 from conftest import boto3_client, signed_request, unique_bucket
 from issue3_util import MiB, etag_of, rand, sha
