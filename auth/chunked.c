@@ -196,24 +196,13 @@ static int trailer_sig_check(auth_chunked *d)
 
 /* ---- chunk-size lines -------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* "hex-size" or "hex-size;chunk-signature=<64 hex>" (signed modes only). */
 static int size_line_parse(auth_chunked *d, const char *s, size_t n, uint64_t *size)
 {
     size_t i = 0;
     uint64_t v = 0;
-    for (; i < n && hexval(s[i]) >= 0; i++) {
-        v = v << 4 | (uint64_t)hexval(s[i]);
+    for (; i < n && tarn_hex_value(s[i]) >= 0; i++) {
+        v = v << 4 | (uint64_t)tarn_hex_value(s[i]);
         if (v > AUTH_CHUNK_MAX) /* also keeps v from overflowing */
             return fail(d, "An aws-chunked chunk is larger than this server accepts "
                         "(16 MiB).", TARN_E_INVALID_REQUEST);

@@ -124,25 +124,14 @@ int auth__signing_key(const char *secret, const char *date8, const char *region,
     return rc;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int auth__unhex(const char *s, size_t n, unsigned char *out)
 {
     for (size_t i = 0; i < n; i++) {
         /* Check the first digit before reading the second: s may end there. */
-        int hi = hexval(s[2 * i]);
+        int hi = tarn_hex_value(s[2 * i]);
         if (hi < 0)
             return -1;
-        int lo = hexval(s[2 * i + 1]);
+        int lo = tarn_hex_value(s[2 * i + 1]);
         if (lo < 0)
             return -1;
         out[i] = (unsigned char)(hi << 4 | lo);

@@ -150,6 +150,9 @@ char *tarn_uri_decode(tarn_arena *a, const char *s, size_t n, int plus_is_space,
  * becomes %XX (upper-case hex); '/' is kept when keep_slash. */
 char *tarn_uri_encode(tarn_arena *a, const char *s, size_t n, int keep_slash);
 
+/* The value of one hex digit (either case), or -1. */
+int tarn_hex_value(char c);
+
 /* Lower-case hex of n bytes into out (2n+1 bytes incl. NUL). */
 void tarn_hex(const unsigned char *in, size_t n, char *out);
 

@@ -87,7 +87,7 @@ void tarn_buf_free(tarn_buf *b)
     b->len = b->cap = 0;
 }
 
-static int hex_value(char c)
+int tarn_hex_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -110,8 +110,8 @@ char *tarn_uri_decode(tarn_arena *a, const char *s, size_t n, int plus_is_space,
         if (c == '%') {
             if (i + 2 >= n)
                 return NULL;
-            int hi = hex_value(s[i + 1]);
-            int lo = hex_value(s[i + 2]);
+            int hi = tarn_hex_value(s[i + 1]);
+            int lo = tarn_hex_value(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return NULL;
             out[j++] = (char)(hi << 4 | lo);

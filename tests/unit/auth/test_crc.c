@@ -13,24 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "tests/unit/check.h"
 
-static int failures;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
-
-static uint64_t rng_state;
-static uint64_t rng(void) /* splitmix64 */
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 /* Bit-at-a-time reflected CRC, init and xorout all ones, from the
  * textbook (normal-form) polynomial: reflect it here so the reference
@@ -144,18 +128,10 @@ static void test_combine_long(void)
 
 int main(void)
 {
-    const char *env = getenv("TARN_SEED");
-    uint64_t seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
-    rng_state = seed;
-    printf("test_crc: TARN_SEED=%" PRIu64 "\n", seed);
+    test_seed("test_crc");
     test_check_values();
     test_against_reference();
     test_incremental_and_combine();
     test_combine_long();
-    if (failures) {
-        printf("test_crc: %d failures (TARN_SEED=%" PRIu64 ")\n", failures, seed);
-        return 1;
-    }
-    printf("test_crc: ok\n");
-    return 0;
+    TEST_EXIT_SEEDED("test_crc");
 }

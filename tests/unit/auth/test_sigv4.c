@@ -15,24 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "tests/unit/check.h"
 
-static int failures;
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                          \
-        }                                                                        \
-    } while (0)
-#define CHECK_RC(got, want)                                                      \
-    do {                                                                         \
-        int got_ = (got), want_ = (want);                                        \
-        if (got_ != want_) {                                                     \
-            fprintf(stderr, "%s:%d: %s = %s, want %s\n", __FILE__, __LINE__, #got, \
-                    tarn_err_name(got_), tarn_err_name(want_));                   \
-            failures++;                                                          \
-        }                                                                        \
-    } while (0)
 
 #define AKID "AKIAIOSFODNN7EXAMPLE"
 #define SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

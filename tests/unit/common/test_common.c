@@ -3,15 +3,8 @@
 
 #include <stdio.h>
 #include <string.h>
+#include "tests/unit/check.h"
 
-static int failures;
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                    \
-        }                                                                  \
-    } while (0)
 
 static int cleanup_calls;
 static void count_cleanup(void *p) { cleanup_calls += *(int *)p; }

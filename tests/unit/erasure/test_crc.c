@@ -13,24 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "tests/unit/check.h"
 
-static int failures;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
-
-static uint64_t rng_state;
-static uint64_t rng(void) /* splitmix64 */
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 /* Bit-at-a-time CRC32C: reflected 0x1EDC6F41, init and xorout all ones. */
 static uint32_t ref_crc32c(const unsigned char *p, size_t n)
@@ -94,17 +78,9 @@ static void test_stripe_verify(void)
 
 int main(void)
 {
-    const char *env = getenv("TARN_SEED");
-    uint64_t seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
-    rng_state = seed;
-    printf("test_crc: TARN_SEED=%" PRIu64 "\n", seed);
+    test_seed("test_crc");
     test_check_values();
     test_against_reference();
     test_stripe_verify();
-    if (failures) {
-        printf("test_crc: %d failures (TARN_SEED=%" PRIu64 ")\n", failures, seed);
-        return 1;
-    }
-    printf("test_crc: ok\n");
-    return 0;
+    TEST_EXIT_SEEDED("test_crc");
 }

@@ -12,24 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "tests/unit/check.h"
 
-static int failures;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
-
-static uint64_t rng_state;
-static uint64_t rng(void) /* splitmix64 */
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 #define KIB 1024ull
 #define MIB (1024ull * 1024)
@@ -380,10 +364,7 @@ static void test_header_junk(void)
 
 int main(void)
 {
-    const char *env = getenv("TARN_SEED");
-    uint64_t seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
-    rng_state = seed;
-    printf("test_shard: TARN_SEED=%" PRIu64 "\n", seed);
+    test_seed("test_shard");
     test_layout_sizes();
     test_layout_locate();
     test_header_roundtrip();
@@ -391,10 +372,5 @@ int main(void)
     test_header_truncate_flip();
     test_header_semantic();
     test_header_junk();
-    if (failures) {
-        printf("test_shard: %d failures (TARN_SEED=%" PRIu64 ")\n", failures, seed);
-        return 1;
-    }
-    printf("test_shard: ok\n");
-    return 0;
+    TEST_EXIT_SEEDED("test_shard");
 }

@@ -12,24 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int failures;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
-#define CHECK_RC(expr, want)                                                         \
-    do {                                                                             \
-        int rc_ = (expr);                                                            \
-        if (rc_ != (want)) {                                                         \
-            fprintf(stderr, "%s:%d: %s = %s, want %s\n", __FILE__, __LINE__, #expr,  \
-                    tarn_err_name(rc_), tarn_err_name(want));                        \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
+#include "tests/unit/check.h"
 
 #define T_DISKS 6 /* what topen uses */
 #define T_MAXD 16 /* directories prepared */
