@@ -12,7 +12,7 @@ BUILD    ?= build
 CC       ?= cc
 OPT      ?= -O2
 SANITIZE ?=
-PKGS      = libmicrohttpd liburing rocksdb libxml-2.0 libcrypto libisal inih
+PKGS      = libmicrohttpd liburing rocksdb libxml-2.0 libcrypto libisal inih json-c
 
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) -pthread \
               -fno-strict-aliasing -I.

@@ -1,8 +1,9 @@
 /*
  * auth.h — request authentication for tarn (the auth/ module's whole API).
  *
- * auth/ knows SigV4 (header auth now; presigned query auth and SigV2
- * later), request bodies (aws-chunked decoding with chunk signatures and
+ * auth/ knows SigV4 (header auth and presigned query auth), SigV2 (header
+ * and query, for boto3/awscli-v1 presigned URLs and s3cmd), browser POST
+ * policies (SigV4 and SigV2), request bodies (aws-chunked decoding with chunk signatures and
  * trailers, x-amz-content-sha256, Content-MD5, x-amz-checksum-*), the CRCs
  * of S3's checksums, and credentials. It knows nothing of HTTP servers or
  * disks: the server hands it a plain view of the request (auth_request),
@@ -49,6 +50,10 @@ typedef struct auth_request {
     const auth_header *headers;
     size_t n_headers;
     int64_t now; /* server's unix time, for the skew check */
+    /* Virtual-hosted requests only: the bucket the server took from the
+     * Host header (NULL or "" for path-style). SigV2 signs "/bucket/key"
+     * whatever the URL looked like, so auth needs it; SigV4 ignores it. */
+    const char *vhost_bucket;
 } auth_request;
 
 /* How the body must be checked (from x-amz-content-sha256). */
@@ -71,7 +76,8 @@ enum auth_streaming {
 typedef struct auth_result {
     int anonymous;          /* 1: the request carried no auth at all */
     const char *access_key; /* who signed (arena), NULL when anonymous */
-    const char *region;     /* from the credential scope (arena) */
+    const char *region;     /* from the credential scope (arena); NULL for
+                               SigV2, which has no scope */
     int payload_mode;       /* enum auth_payload_mode */
     unsigned char payload_sha256[32]; /* when AUTH_PAYLOAD_SHA256 */
     const char *streaming_mode;       /* the STREAMING-* value, arena */
@@ -92,24 +98,107 @@ typedef struct auth_result {
 } auth_result;
 
 /*
- * Verify a request's SigV4 Authorization header. Strings in *out live in
- * the arena. Returns 0 when signed correctly (or anonymous: no
- * Authorization header and no X-Amz-Signature query — out->anonymous = 1,
- * the caller decides), else:
- *   TARN_E_AUTH_HEADER_MALFORMED   Authorization unparsable / bad scope
- *   TARN_E_INVALID_ACCESS_KEY_ID   unknown access key
+ * Verify a request's signature, whichever form it takes:
+ *   - "Authorization: AWS4-HMAC-SHA256 ..."          SigV4 header auth
+ *   - X-Amz-Algorithm / X-Amz-Credential / X-Amz-Signature in the query:
+ *     SigV4 presigned URL (payload UNSIGNED-PAYLOAD unless the client
+ *     signed x-amz-content-sha256, as a header or X-Amz-Content-Sha256)
+ *   - "Authorization: AWS AKID:sig"                   SigV2 header auth
+ *   - AWSAccessKeyId / Expires / Signature in the query: SigV2 presigned
+ * The query is read from r->raw_query as sent; parameters hoisted from
+ * headers (X-Amz-Acl, X-Amz-Meta-*, ...) stay there for the caller to
+ * honour. Strings in *out live in the arena. Returns 0 when signed
+ * correctly (or anonymous: no Authorization header and no auth query
+ * parameter — out->anonymous = 1, the caller decides), else:
+ *   TARN_E_AUTH_HEADER_MALFORMED   Authorization unparsable / bad scope;
+ *                                  presigned: a missing, repeated or bad
+ *                                  X-Amz-* parameter, X-Amz-Expires not in
+ *                                  1..604800 (AWS: AuthorizationQuery-
+ *                                  ParametersError, *detail has its text)
+ *   TARN_E_INVALID_ACCESS_KEY_ID   unknown access key; a session token
+ *                                  (X-Amz-Security-Token: tarn has no STS)
  *   TARN_E_SIGNATURE_DOES_NOT_MATCH
- *   TARN_E_REQUEST_TIME_TOO_SKEWED |date - now| > 15 minutes
- *   TARN_E_ACCESS_DENIED           no x-amz-date/Date header
- *   TARN_E_INVALID_REQUEST         x-amz-content-sha256 missing
- *   TARN_E_INVALID_ARGUMENT        x-amz-content-sha256 not a valid value
- *   TARN_E_NOT_IMPLEMENTED         presigned / SigV2 forms (later issues)
- *   TARN_E_NOMEM
+ *   TARN_E_REQUEST_TIME_TOO_SKEWED |date - now| > 15 minutes (header forms)
+ *   TARN_E_ACCESS_DENIED           no x-amz-date/Date header; presigned
+ *                                  "Request has expired" / "Request is not
+ *                                  valid yet"; SigV2 query without all of
+ *                                  AWSAccessKeyId, Expires, Signature, or
+ *                                  with a non-numeric Expires
+ *   TARN_E_INVALID_REQUEST         x-amz-content-sha256 missing (SigV4 header)
+ *   TARN_E_INVALID_ARGUMENT        x-amz-content-sha256 not a valid value;
+ *                                  two auth mechanisms; unknown scheme;
+ *                                  malformed SigV2 header; bad %-escape
+ *   TARN_E_NOMEM, TARN_E_INTERNAL
  * A textual reason for the error goes to *detail (arena, may be NULL).
  * Thread-safe: the signing-key cache is per thread.
  */
 int auth_request_verify(tarn_arena *a, const auth_creds *c, const auth_request *r,
                         auth_result *out, const char **detail);
+
+/* ---- Browser POST uploads (post_policy.c) -----------------------------
+ *
+ * POST Object with a form: S3 API reference, "Browser-Based Uploads Using
+ * POST (AWS Signature Version 4)" and "... (AWS Signature Version 2)". The
+ * server parses the multipart/form-data fields up to the file part (AWS
+ * requires the file to be the last field) and calls
+ * auth_post_policy_verify with them; then, when the file's size is known,
+ * auth_post_length_check. */
+
+typedef struct auth_form_field {
+    const char *name;  /* as sent; matched ASCII case-insensitively */
+    const char *value; /* decoded field value, NUL-terminated, after the
+                          ${filename} substitution ("variables are
+                          expanded prior to validating the POST policy") */
+} auth_form_field;
+
+typedef struct auth_post_result {
+    int anonymous;          /* 1: no policy and no signature fields at all
+                               (a public-write bucket's form): caller decides */
+    int sigv2;              /* 1: AWSAccessKeyId + signature (HMAC-SHA1) */
+    const char *access_key; /* who signed (arena); NULL when anonymous */
+    const char *region;     /* SigV4 credential scope region (arena), else NULL */
+    int64_t expiration;     /* the policy's, unix seconds */
+    int has_length_range;   /* a content-length-range condition was given: */
+    uint64_t length_min, length_max; /* ... its bounds, inclusive */
+} auth_post_result;
+
+#define AUTH_POST_LENGTH_UNKNOWN UINT64_MAX
+
+/*
+ * Check a POST form's signature and policy. bucket: the request's bucket
+ * (from the path or the Host), matched by {"bucket": ...} conditions.
+ * fields[0..n): every form field before the file (the "file" field itself
+ * may be included or not; it is not checked). content_length: the file's
+ * size, or AUTH_POST_LENGTH_UNKNOWN to leave content-length-range to
+ * auth_post_length_check. Strings in *out live in the arena. Returns 0
+ * (or anonymous, see above), else with *detail (AWS's text; arena or
+ * static; detail may be NULL):
+ *   TARN_E_INVALID_ARGUMENT   a required field missing ("Bucket POST must
+ *                             contain a field named 'policy'..."), a
+ *                             malformed x-amz-credential / x-amz-date /
+ *                             x-amz-algorithm, the policy not base64 or not
+ *                             JSON, missing expiration, a malformed
+ *                             condition (AWS: InvalidPolicyDocument)
+ *   TARN_E_INVALID_ACCESS_KEY_ID  unknown access key; x-amz-security-token
+ *   TARN_E_SIGNATURE_DOES_NOT_MATCH
+ *   TARN_E_ACCESS_DENIED      "Invalid according to Policy: Policy
+ *                             expired.", "... Policy Condition failed:
+ *                             [...]", "... Extra input fields: name"
+ *   TARN_E_ENTITY_TOO_SMALL / TARN_E_ENTITY_TOO_LARGE  content_length
+ *                             outside content-length-range
+ *   TARN_E_NOMEM, TARN_E_INTERNAL
+ * Thread-safe.
+ */
+int auth_post_policy_verify(tarn_arena *a, const auth_creds *c, const char *bucket,
+                            const auth_form_field *fields, size_t n, int64_t now,
+                            uint64_t content_length, auth_post_result *out,
+                            const char **detail);
+
+/* The file's size against the policy's content-length-range (no range:
+ * always 0). 0, TARN_E_ENTITY_TOO_SMALL or TARN_E_ENTITY_TOO_LARGE with
+ * AWS's text in *detail (static, may be NULL). */
+int auth_post_length_check(const auth_post_result *res, uint64_t content_length,
+                           const char **detail);
 
 /* ---- Payload hash checking -------------------------------------------- */
 

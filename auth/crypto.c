@@ -1,9 +1,10 @@
 /*
- * crypto.c — SHA-256 and HMAC-SHA256 for SigV4, on OpenSSL 3 EVP.
+ * crypto.c — SHA-256 and HMAC-SHA256 for SigV4, SHA-1 and HMAC-SHA1 for
+ * SigV2 (presigned URLs from boto3 / awscli v1, s3cmd), on OpenSSL 3 EVP.
  *
  * Why not HMAC() or EVP_Q_digest(): the first is deprecated in 3.0, and
  * both fetch the algorithm from the provider on every call, which costs
- * more than hashing a canonical request. Here the SHA-256 EVP_MD is fetched
+ * more than hashing a canonical request. Here each EVP_MD is fetched
  * once per process and each thread keeps one EVP_MD_CTX that it re-inits,
  * so a request pays only for the compression rounds. HMAC is RFC 2104 over
  * that digest: H((K^opad) || H((K^ipad) || m)).
@@ -16,10 +17,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#define SHA256_BLOCK 64
+#define HMAC_BLOCK 64 /* SHA-1 and SHA-256 both use 64-byte blocks */
 
 static pthread_once_t md_once = PTHREAD_ONCE_INIT;
-static EVP_MD *md_sha256;
+static EVP_MD *md_sha256, *md_sha1;
 /* Frees a thread's EVP_MD_CTX when the thread exits. */
 static pthread_key_t ctx_key;
 static int ctx_key_ok;
@@ -33,6 +34,7 @@ static void ctx_free(void *p)
 static void md_init(void)
 {
     md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    md_sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
     ctx_key_ok = pthread_key_create(&ctx_key, ctx_free) == 0;
 }
 
@@ -54,47 +56,68 @@ static EVP_MD_CTX *thread_ctx(void)
     return tl_ctx;
 }
 
-int auth__sha256v(const auth_iov *v, size_t n, unsigned char out[32])
+/* The digest md (of size want) of the concatenation of v[0..n). */
+static int digestv(const EVP_MD *md, unsigned want, const auth_iov *v, size_t n,
+                   unsigned char *out)
 {
     EVP_MD_CTX *ctx = thread_ctx();
-    if (!ctx || !EVP_DigestInit_ex2(ctx, md_sha256, NULL))
+    if (!ctx || !md || !EVP_DigestInit_ex2(ctx, md, NULL))
         return TARN_E_INTERNAL;
     for (size_t i = 0; i < n; i++)
         if (v[i].n && !EVP_DigestUpdate(ctx, v[i].p, v[i].n))
             return TARN_E_INTERNAL;
     unsigned int len = 0;
-    if (!EVP_DigestFinal_ex(ctx, out, &len) || len != 32)
+    if (!EVP_DigestFinal_ex(ctx, out, &len) || len != want)
         return TARN_E_INTERNAL;
     return 0;
 }
 
-int auth__hmac_sha256(const void *key, size_t klen, const void *msg, size_t n,
-                      unsigned char out[32])
+int auth__sha256v(const auth_iov *v, size_t n, unsigned char out[32])
 {
-    unsigned char k[SHA256_BLOCK] = {0}, pad[SHA256_BLOCK], inner[32];
+    return digestv(auth__sha256_md(), 32, v, n, out);
+}
+
+/* RFC 2104 HMAC over md (output size dlen <= 32, block HMAC_BLOCK). */
+static int hmac_md(const EVP_MD *md, unsigned dlen, const void *key, size_t klen,
+                   const void *msg, size_t n, unsigned char *out)
+{
+    unsigned char k[HMAC_BLOCK] = {0}, pad[HMAC_BLOCK], inner[32];
     int rc = 0;
     /* RFC 2104 §2: a key longer than the block is replaced by its hash. */
-    if (klen > SHA256_BLOCK) {
+    if (klen > HMAC_BLOCK) {
         auth_iov kv = {key, klen};
-        if ((rc = auth__sha256v(&kv, 1, k)))
+        if ((rc = digestv(md, dlen, &kv, 1, k)))
             goto out;
     } else {
         memcpy(k, key, klen);
     }
-    for (int i = 0; i < SHA256_BLOCK; i++)
+    for (int i = 0; i < HMAC_BLOCK; i++)
         pad[i] = k[i] ^ 0x36;
-    auth_iov iv[2] = {{pad, SHA256_BLOCK}, {msg, n}};
-    if ((rc = auth__sha256v(iv, 2, inner)))
+    auth_iov iv[2] = {{pad, HMAC_BLOCK}, {msg, n}};
+    if ((rc = digestv(md, dlen, iv, 2, inner)))
         goto out;
-    for (int i = 0; i < SHA256_BLOCK; i++)
+    for (int i = 0; i < HMAC_BLOCK; i++)
         pad[i] = k[i] ^ 0x5c;
-    auth_iov ov[2] = {{pad, SHA256_BLOCK}, {inner, 32}};
-    rc = auth__sha256v(ov, 2, out);
+    auth_iov ov[2] = {{pad, HMAC_BLOCK}, {inner, dlen}};
+    rc = digestv(md, dlen, ov, 2, out);
 out:
     /* The padded key is the secret in disguise: don't leave it on the stack. */
     OPENSSL_cleanse(k, sizeof(k));
     OPENSSL_cleanse(pad, sizeof(pad));
     return rc;
+}
+
+int auth__hmac_sha256(const void *key, size_t klen, const void *msg, size_t n,
+                      unsigned char out[32])
+{
+    return hmac_md(auth__sha256_md(), 32, key, klen, msg, n, out);
+}
+
+int auth__hmac_sha1(const void *key, size_t klen, const void *msg, size_t n,
+                    unsigned char out[20])
+{
+    auth__sha256_md(); /* runs the one-time fetch of both digests */
+    return hmac_md(md_sha1, 20, key, klen, msg, n, out);
 }
 
 /* AWS S3 API reference, "Signature Calculations for the Authorization

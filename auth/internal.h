@@ -1,8 +1,10 @@
 /*
  * internal.h — helpers shared by the files of auth/ only (STYLE.md §2):
- * SHA-256 / HMAC-SHA256 over OpenSSL EVP, SigV4 key derivation, the
- * credential lookup by (pointer, length), and the date parsers. No other
- * folder includes this file.
+ * SHA-256 / HMAC-SHA256 / HMAC-SHA1 over OpenSSL EVP, SigV4 key
+ * derivation, the credential lookup by (pointer, length), the date
+ * parsers, query-parameter lookup, and the entry points of the other auth
+ * forms (presigned SigV4, SigV2) that auth_request_verify dispatches to.
+ * No other folder includes this file.
  */
 #ifndef TARN_AUTH_INTERNAL_H
 #define TARN_AUTH_INTERNAL_H
@@ -31,6 +33,9 @@ int auth__sha256v(const auth_iov *v, size_t n, unsigned char out[32]);
  * so no EVP_MAC fetch is needed per call. Returns 0 or TARN_E_INTERNAL. */
 int auth__hmac_sha256(const void *key, size_t klen, const void *msg, size_t n,
                       unsigned char out[32]);
+/* HMAC-SHA1(key, msg) for SigV2, same construction. 0 or TARN_E_INTERNAL. */
+int auth__hmac_sha1(const void *key, size_t klen, const void *msg, size_t n,
+                    unsigned char out[20]);
 /* The SigV4 signing key: HMAC chain over "AWS4"+secret, date (YYYYMMDD),
  * region, service, "aws4_request". Returns 0 or TARN_E_INTERNAL. */
 int auth__signing_key(const char *secret, const char *date8, const char *region,
@@ -70,17 +75,76 @@ typedef struct auth_sigv4_hdr {
  * sorted, unique and include host. */
 int auth__sigv4_hdr_parse(tarn_arena *a, const char *v, auth_sigv4_hdr *h,
                           const char **detail);
+/* Its pieces, for the presigned and POST forms: "<akid>/<date8>/<region>/
+ * s3/aws4_request" (sets akid, date8, region, scope) and "host;x-amz-date"
+ * (sets signed_headers). Same errors and details as above. */
+int auth__sigv4_credential_parse(tarn_arena *a, const char *v, size_t n, auth_sigv4_hdr *h,
+                                 const char **detail);
+int auth__sigv4_signed_headers_parse(const char *v, size_t n, auth_sigv4_hdr *h,
+                                     const char **detail);
 
 /* "20130524T000000Z" (exactly 16 chars) to unix seconds. 0 or -1. */
 int auth__time_parse_iso8601(const char *s, int64_t *out);
 /* "Fri, 24 May 2013 00:00:00 GMT" (RFC 1123) to unix seconds. 0 or -1. */
 int auth__time_parse_rfc1123(const char *s, int64_t *out);
+/* "2015-12-30T12:00:00.000Z" (fraction optional) to unix seconds. 0 or -1. */
+int auth__time_parse_iso8601_ext(const char *s, int64_t *out);
+/* RFC 1123 with "GMT" or "+0000", or ISO 8601 basic. 0 or -1. */
+int auth__time_parse_http(const char *s, int64_t *out);
 /* Format t as "20130524T000000Z" into out[17]. */
 void auth__time_format_iso8601(int64_t t, char out[17]);
 
 /* A printable, length-capped copy of client text for error details, so a
  * detail never echoes kilobytes or control bytes into an XML body. */
 const char *auth__clip(tarn_arena *a, const char *s, size_t n);
+
+/* ---- sigv4.c ----------------------------------------------------------- */
+
+/* x-amz-content-sha256 value v into out's payload fields. 0, or
+ * TARN_E_INVALID_ARGUMENT (static *d). */
+int auth__payload_parse(const char *v, auth_result *out, const char **d);
+/* The SigV4 check shared by header and presigned auth, once the form's own
+ * fields are parsed and its time checked: rebuild the canonical request
+ * (query without the parameter named skip, if any; payload line payload),
+ * sign with secret's key for h's scope, compare with h->signature, then
+ * fill out's access_key, region and chain fields. 0, or
+ * TARN_E_SIGNATURE_DOES_NOT_MATCH / TARN_E_INVALID_ARGUMENT / TARN_E_NOMEM
+ * / TARN_E_INTERNAL with *d. */
+int auth__sigv4_finish(tarn_arena *a, const auth_creds *c, const char *secret,
+                       const auth_request *r, const auth_sigv4_hdr *h, const char ts[17],
+                       const char *payload, const char *skip, auth_result *out,
+                       const char **d);
+
+/* ---- presign.c, sigv2.c: the other forms auth_request_verify hands on -- */
+
+/* Same contract as auth_request_verify (out zeroed by the caller). */
+int auth__presign_verify(tarn_arena *a, const auth_creds *c, const auth_request *r,
+                         auth_result *out, const char **d);
+int auth__sigv2_query_verify(tarn_arena *a, const auth_creds *c, const auth_request *r,
+                             auth_result *out, const char **d);
+/* v: the Authorization value after "AWS ". */
+int auth__sigv2_header_verify(tarn_arena *a, const auth_creds *c, const auth_request *r,
+                              const char *v, auth_result *out, const char **d);
+
+/* A detail from auth__sigv4_*_parse ("The authorization header is
+ * malformed; ...") reworded for the query or form parameter param. */
+const char *auth__detail_reword(tarn_arena *a, const char *d, const char *param);
+
+/* AWS answers a malformed presigned query with AuthorizationQueryParametersError
+ * (400), which common.h has no value for yet: until it does, the nearest
+ * 400 auth error carries AWS's text. One place to change. */
+#define AUTH_E_QUERY_PARAMS TARN_E_AUTH_QUERY_PARAMS
+
+/* ---- query.c: raw query strings ---------------------------------------- */
+
+/* How many parameters of the raw query q are named exactly name (names
+ * are compared as sent); *v / *vn (may be NULL) get the first one's raw
+ * value ("" for a name without '='). */
+size_t auth__query_find(const char *q, const char *name, const char **v, size_t *vn);
+/* Percent-decode a raw query value (a '+' stays a '+': base64 signatures
+ * carry them) into a NUL-terminated arena string. 0, TARN_E_INVALID_ARGUMENT
+ * (bad escape or a NUL byte) or TARN_E_NOMEM. */
+int auth__query_decode(tarn_arena *a, const char *v, size_t vn, char **out);
 
 /* ---- checksum.c -------------------------------------------------------- */
 

@@ -1,8 +1,9 @@
 /*
  * sigv4.c — AWS Signature Version 4 header authentication for S3.
  *
- * auth_request_verify() decides which auth form a request uses, then for
- * "Authorization: AWS4-HMAC-SHA256 ..." rebuilds the canonical request
+ * auth_request_verify() decides which auth form a request uses (presigned
+ * SigV4 queries go to presign.c, SigV2 headers and queries to sigv2.c),
+ * then for "Authorization: AWS4-HMAC-SHA256 ..." rebuilds the canonical request
  * (S3 API reference, "Signature Calculations for the Authorization Header:
  * Transferring Payload in a Single Chunk"), hashes it, signs the string to
  * sign with the derived key and compares in constant time.
@@ -219,8 +220,10 @@ static int query_part(tarn_arena *a, const char *s, size_t n, const char **out,
     return 0;
 }
 
-static int query_split(tarn_arena *a, const char *raw, qparam *v, size_t *np,
-                       const char **d)
+/* skip: a parameter name left out (presigned URLs sign everything but
+ * X-Amz-Signature), or NULL. */
+static int query_split(tarn_arena *a, const char *raw, const char *skip, qparam *v,
+                       size_t *np, const char **d)
 {
     size_t n = 0;
     for (const char *p = raw; *p;) {
@@ -235,7 +238,8 @@ static int query_split(tarn_arena *a, const char *raw, qparam *v, size_t *np,
                 rc = query_part(a, vs, (size_t)(e - vs), &v[n].v, &v[n].vn, d);
             if (rc)
                 return rc;
-            n++;
+            if (!skip || v[n].kn != strlen(skip) || memcmp(v[n].k, skip, v[n].kn) != 0)
+                n++;
         }
         p = amp ? amp + 1 : e;
     }
@@ -245,8 +249,8 @@ static int query_split(tarn_arena *a, const char *raw, qparam *v, size_t *np,
 
 /* Canonical query: name=value pairs (no '=' → empty value) sorted by
  * encoded name then value, joined by '&'. */
-static int canonical_query(tarn_arena *a, const char *raw, const char **out, size_t *on,
-                           const char **d)
+static int canonical_query(tarn_arena *a, const char *raw, const char *skip,
+                           const char **out, size_t *on, const char **d)
 {
     *out = "";
     *on = 0;
@@ -259,7 +263,7 @@ static int canonical_query(tarn_arena *a, const char *raw, const char **out, siz
     if (!v)
         return TARN_E_NOMEM;
     size_t n;
-    int rc = query_split(a, raw, v, &n, d);
+    int rc = query_split(a, raw, skip, v, &n, d);
     if (rc)
         return rc;
     if (n > 1)
@@ -494,7 +498,7 @@ static int request_time(const auth_request *r, int64_t *t, char ts[17], const ch
 }
 
 /* x-amz-content-sha256 (S3 API reference, "Common Request Headers"). */
-static int payload_parse(const char *v, auth_result *out, const char **d)
+int auth__payload_parse(const char *v, auth_result *out, const char **d)
 {
     static const char *const streaming[] = {
         "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
@@ -553,9 +557,9 @@ static int time_check(tarn_arena *a, const auth_request *r, const auth_sigv4_hdr
 }
 
 static int canon_build(tarn_arena *a, const auth_request *r, const auth_sigv4_hdr *h,
-                       canon *cn, const char **d)
+                       const char *skip, canon *cn, const char **d)
 {
-    int rc = canonical_query(a, r->raw_query, &cn->query, &cn->query_n, d);
+    int rc = canonical_query(a, r->raw_query, skip, &cn->query, &cn->query_n, d);
     if (!rc)
         rc = canonical_headers(a, r, h, &cn->headers, &cn->headers_n, d);
     return rc;
@@ -608,6 +612,28 @@ static int chain_set(tarn_arena *a, const auth_sigv4_hdr *h, const unsigned char
     return 0;
 }
 
+int auth__sigv4_finish(tarn_arena *a, const auth_creds *c, const char *secret,
+                       const auth_request *r, const auth_sigv4_hdr *h, const char ts[17],
+                       const char *payload, const char *skip, auth_result *out,
+                       const char **d)
+{
+    canon cn = {.method = r->method ? r->method : "", .h = h, .ts = ts,
+                .payload = payload, .payload_n = strlen(payload)};
+    unsigned char key[32];
+    int rc = canon_build(a, r, h, skip, &cn, d);
+    if (rc || (rc = signing_key_get(c, secret, h, key)))
+        return rc;
+    rc = signature_check(a, r, &cn, key, d);
+    if (!rc)
+        rc = chain_set(a, h, key, ts, out);
+    OPENSSL_cleanse(key, sizeof(key));
+    if (rc)
+        return rc;
+    out->access_key = tarn_arena_strndup(a, h->akid, h->akid_len);
+    out->region = tarn_arena_strndup(a, h->region, h->region_len);
+    return out->access_key && out->region ? 0 : TARN_E_NOMEM;
+}
+
 static int sigv4_verify(tarn_arena *a, const auth_creds *c, const auth_request *r,
                         const char *authz, auth_result *out, const char **d)
 {
@@ -619,52 +645,39 @@ static int sigv4_verify(tarn_arena *a, const auth_creds *c, const auth_request *
     if (!secret)
         return fail(d, "The AWS Access Key Id you provided does not exist in our records.",
                     TARN_E_INVALID_ACCESS_KEY_ID);
-    canon cn = {.method = r->method ? r->method : "", .h = &h};
     char ts[17];
     if ((rc = time_check(a, r, &h, ts, d)))
         return rc;
-    cn.ts = ts;
     /* AWS requires the header on every SigV4 header-auth request. */
     const char *ph = header_get(r, "x-amz-content-sha256");
     if (!ph)
         return fail(d, "Missing required header for this request: x-amz-content-sha256",
                     TARN_E_INVALID_REQUEST);
-    if ((rc = payload_parse(ph, out, d)))
+    if ((rc = auth__payload_parse(ph, out, d)))
         return rc;
-    cn.payload = ph;
-    cn.payload_n = strlen(ph);
-    unsigned char key[32];
-    if ((rc = canon_build(a, r, &h, &cn, d)) || (rc = signing_key_get(c, secret, &h, key)))
-        return rc;
-    rc = signature_check(a, r, &cn, key, d);
-    if (!rc)
-        rc = chain_set(a, &h, key, ts, out);
-    OPENSSL_cleanse(key, sizeof(key));
-    if (rc)
-        return rc;
-    out->access_key = tarn_arena_strndup(a, h.akid, h.akid_len);
-    out->region = tarn_arena_strndup(a, h.region, h.region_len);
-    return out->access_key && out->region ? 0 : TARN_E_NOMEM;
+    return auth__sigv4_finish(a, c, secret, r, &h, ts, ph, NULL, out, d);
 }
 
 /* ---- which auth form --------------------------------------------------- */
 
-/* Does the query carry presigned-URL auth (SigV4 X-Amz-*, SigV2
- * AWSAccessKeyId/Signature)? Only names are looked at. */
+/* Does the query carry presigned-URL auth? 4: SigV4 (any X-Amz-Algorithm,
+ * X-Amz-Credential or X-Amz-Signature), 2: SigV2 (AWSAccessKeyId or
+ * Signature), 0: neither. Only names are looked at. */
 static int query_has_auth(const char *q)
 {
     static const char *const names[] = {"X-Amz-Algorithm", "X-Amz-Signature",
                                         "X-Amz-Credential", "AWSAccessKeyId", "Signature"};
+    int found = 0;
     for (const char *p = q; p && *p;) {
         size_t n = strcspn(p, "=&");
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
             if (strlen(names[i]) == n && memcmp(p, names[i], n) == 0)
-                return 1;
+                found = i < 3 ? 4 : found ? found : 2;
         p += strcspn(p, "&");
         if (*p)
             p++;
     }
-    return 0;
+    return found;
 }
 
 static int verify(tarn_arena *a, const auth_creds *c, const auth_request *r,
@@ -676,15 +689,16 @@ static int verify(tarn_arena *a, const auth_creds *c, const auth_request *r,
         return fail(d, "Only one auth mechanism allowed; only the X-Amz-Algorithm query "
                     "parameter, Signature query string parameter or the Authorization "
                     "header should be specified", TARN_E_INVALID_ARGUMENT);
-    if (qauth)
-        return fail(d, "Presigned URL authentication is not implemented yet.",
-                    TARN_E_NOT_IMPLEMENTED);
+    if (qauth == 4)
+        return auth__presign_verify(a, c, r, out, d);
+    if (qauth == 2)
+        return auth__sigv2_query_verify(a, c, r, out, d);
     if (!authz) {
         /* Anonymous: the caller decides. A payload hash the client sent is
          * still honoured, so the body is checked against it. */
         out->anonymous = 1;
         const char *ph = header_get(r, "x-amz-content-sha256");
-        return ph ? payload_parse(ph, out, d) : 0;
+        return ph ? auth__payload_parse(ph, out, d) : 0;
     }
     while (*authz == ' ' || *authz == '\t')
         authz++;
@@ -692,7 +706,7 @@ static int verify(tarn_arena *a, const auth_creds *c, const auth_request *r,
         (authz[16] == '\0' || authz[16] == ' ' || authz[16] == '\t'))
         return sigv4_verify(a, c, r, authz, out, d);
     if (strncmp(authz, "AWS ", 4) == 0)
-        return fail(d, "Signature Version 2 is not implemented yet.", TARN_E_NOT_IMPLEMENTED);
+        return auth__sigv2_header_verify(a, c, r, authz + 4, out, d);
     return fail(d, "Unsupported Authorization Type", TARN_E_INVALID_ARGUMENT);
 }
 

@@ -62,8 +62,8 @@ static int next_field(const char **p, const char *end, const char **f, size_t *f
 
 /* S3 API reference, "Authenticating Requests: Using the Authorization
  * Header": Credential = <akid>/<YYYYMMDD>/<region>/s3/aws4_request. */
-static int parse_credential(tarn_arena *a, const char *v, size_t n, auth_sigv4_hdr *h,
-                            const char **detail)
+int auth__sigv4_credential_parse(tarn_arena *a, const char *v, size_t n, auth_sigv4_hdr *h,
+                                 const char **detail)
 {
     const char *p = v, *end = v + n, *f[5];
     size_t fn[5];
@@ -112,8 +112,8 @@ static int name_cmp(const char *a, size_t an, const char *b, size_t bn)
 /* Lower-case names separated by ';', none empty, "host" among them: the
  * S3 docs require host to be signed ("Signed headers ... host is
  * required"). */
-static int parse_signed_headers(const char *v, size_t n, auth_sigv4_hdr *h,
-                                const char **detail)
+int auth__sigv4_signed_headers_parse(const char *v, size_t n, auth_sigv4_hdr *h,
+                                     const char **detail)
 {
     int has_host = 0;
     const char *p = v, *end = v + n, *prev = NULL;
@@ -166,10 +166,10 @@ static int parse_component(tarn_arena *a, const char *p, const char *e, auth_sig
     int bit = 0, rc;
     if (kn == 10 && memcmp(p, "Credential", 10) == 0) {
         bit = C_CRED;
-        rc = parse_credential(a, eq + 1, vn, h, detail);
+        rc = auth__sigv4_credential_parse(a, eq + 1, vn, h, detail);
     } else if (kn == 13 && memcmp(p, "SignedHeaders", 13) == 0) {
         bit = C_SH;
-        rc = parse_signed_headers(eq + 1, vn, h, detail);
+        rc = auth__sigv4_signed_headers_parse(eq + 1, vn, h, detail);
     } else if (kn == 9 && memcmp(p, "Signature", 9) == 0) {
         bit = C_SIG;
         rc = parse_signature(eq + 1, vn, h, detail);
@@ -278,6 +278,39 @@ int auth__time_parse_rfc1123(const char *s, int64_t *out)
     if (!m || (m - months) % 3 || d < 0 || h < 0 || mi < 0 || sec < 0)
         return -1;
     return make_time(y, (int)(m - months) / 3 + 1, d, h, mi, sec, out);
+}
+
+/* ISO 8601 extended, as POST policies write "expiration" (S3 API
+ * reference, "Creating a POST Policy", Expiration): "2015-12-30T12:00:00Z"
+ * with optional fractional seconds ("...:00.000Z"), UTC only. */
+int auth__time_parse_iso8601_ext(const char *s, int64_t *out)
+{
+    size_t n = strlen(s);
+    if (n < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+        s[16] != ':' || s[n - 1] != 'Z' || !all_digits(s, 4) || !all_digits(s + 5, 2) ||
+        !all_digits(s + 8, 2) || !all_digits(s + 11, 2) || !all_digits(s + 14, 2) ||
+        !all_digits(s + 17, 2))
+        return -1;
+    if (n > 20 && (s[19] != '.' || n == 21 || !all_digits(s + 20, n - 21)))
+        return -1;
+    return make_time(num(s, 4), num(s + 5, 2), num(s + 8, 2), num(s + 11, 2),
+                     num(s + 14, 2), num(s + 17, 2), out);
+}
+
+/* The dates SigV2 clients put in Date / x-amz-date: RFC 1123 with "GMT",
+ * or with the numeric zone "+0000" that AWS's own SigV2 examples and
+ * s3cmd use, or (rarely) the ISO 8601 basic form. */
+int auth__time_parse_http(const char *s, int64_t *out)
+{
+    size_t n = strlen(s);
+    if (auth__time_parse_rfc1123(s, out) == 0 || auth__time_parse_iso8601(s, out) == 0)
+        return 0;
+    if (n < 6 || n > 40 || strcmp(s + n - 6, " +0000") != 0)
+        return -1;
+    char tmp[48];
+    memcpy(tmp, s, n - 5);
+    memcpy(tmp + n - 5, "GMT", 4);
+    return auth__time_parse_rfc1123(tmp, out);
 }
 
 void auth__time_format_iso8601(int64_t t, char out[17])

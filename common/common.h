@@ -20,6 +20,7 @@
 #define TARN_ERRORS(X)                                                   \
     X(ACCESS_DENIED, "AccessDenied")                                     \
     X(AUTH_HEADER_MALFORMED, "AuthorizationHeaderMalformed")             \
+    X(AUTH_QUERY_PARAMS, "AuthorizationQueryParametersError")            \
     X(BAD_DIGEST, "BadDigest")                                           \
     X(BUCKET_ALREADY_EXISTS, "BucketAlreadyExists")                      \
     X(BUCKET_ALREADY_OWNED, "BucketAlreadyOwnedByYou")                   \
@@ -34,6 +35,7 @@
     X(INVALID_LOCATION_CONSTRAINT, "InvalidLocationConstraint")          \
     X(INVALID_PART, "InvalidPart")                                       \
     X(INVALID_PART_ORDER, "InvalidPartOrder")                            \
+    X(INVALID_POLICY_DOCUMENT, "InvalidPolicyDocument")                  \
     X(INVALID_RANGE, "InvalidRange")                                     \
     X(INVALID_REQUEST, "InvalidRequest")                                 \
     X(INVALID_URI, "InvalidURI")                                         \

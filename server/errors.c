@@ -14,6 +14,9 @@ struct error_entry {
 static const struct error_entry error_table[] = {
     {TARN_E_ACCESS_DENIED, 403, "Access Denied"},
     {TARN_E_AUTH_HEADER_MALFORMED, 400, "The authorization header is malformed."},
+    {TARN_E_AUTH_QUERY_PARAMS, 400,
+     "Query-string authentication requires the X-Amz-Algorithm, X-Amz-Credential, "
+     "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."},
     {TARN_E_BAD_DIGEST, 400, "The Content-MD5 or checksum you specified did not match what we received."},
     {TARN_E_BUCKET_ALREADY_EXISTS, 409,
      "The requested bucket name is not available. The bucket namespace is shared by all users "
@@ -31,6 +34,7 @@ static const struct error_entry error_table[] = {
     {TARN_E_INVALID_LOCATION_CONSTRAINT, 400, "The specified location-constraint is not valid"},
     {TARN_E_INVALID_PART, 400, "One or more of the specified parts could not be found."},
     {TARN_E_INVALID_PART_ORDER, 400, "The list of parts was not in ascending order."},
+    {TARN_E_INVALID_POLICY_DOCUMENT, 400, "The content of the form does not meet the conditions specified in the policy document."},
     {TARN_E_INVALID_RANGE, 416, "The requested range is not satisfiable"},
     {TARN_E_INVALID_REQUEST, 400, "Invalid Request"},
     {TARN_E_INVALID_URI, 400, "Couldn't parse the specified URI."},

@@ -211,7 +211,8 @@ static int authenticate(srv_request *r)
                        .raw_query = r->raw_query,
                        .headers = hc.headers,
                        .n_headers = hc.n,
-                       .now = tarn_now_unix()};
+                       .now = tarn_now_unix(),
+                       .vhost_bucket = r->route.virtual_host ? r->route.bucket : NULL};
     return auth_request_verify(r->arena, srv_request_shared(r)->creds, &ar, &r->auth,
                                &r->err_detail);
 }

@@ -4,7 +4,7 @@
 #   tests/deps.sh test    the above plus the real clients the tests drive
 set -e
 BUILD_PKGS="build-essential pkg-config libmicrohttpd-dev liburing-dev librocksdb-dev \
-libxml2-dev libssl-dev libisal-dev libinih-dev"
+libxml2-dev libssl-dev libisal-dev libinih-dev libjson-c-dev"
 TEST_PKGS="awscli s3cmd python3-boto3 python3-botocore python3-pytest libcurl4-openssl-dev \
 curl nginx-light rclone"
 want="$BUILD_PKGS"

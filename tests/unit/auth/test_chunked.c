@@ -272,7 +272,7 @@ static void test_aws_signed_example(void)
     };
     size_t nh = sizeof(h) / sizeof(h[0]);
     tarn_arena *a = tarn_arena_create(0);
-    auth_request r = {"PUT", "/examplebucket/chunkObject.txt", NULL, h, nh, T20130524};
+    auth_request r = {"PUT", "/examplebucket/chunkObject.txt", NULL, h, nh, T20130524, NULL};
     auth_result res;
     const char *d = NULL;
     CHECK_RC(auth_request_verify(a, creds, &r, &res, &d), 0);
@@ -656,7 +656,7 @@ static void test_verify_fields(void)
 {
     tarn_arena *a = tarn_arena_create(0);
     auth_header h[] = {{"x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"}};
-    auth_request r = {"PUT", "/b/k", NULL, h, 1, T20130524};
+    auth_request r = {"PUT", "/b/k", NULL, h, 1, T20130524, NULL};
     auth_result res;
     CHECK_RC(auth_request_verify(a, creds, &r, &res, NULL), 0);
     CHECK(res.anonymous && res.streaming == AUTH_STREAM_UNSIGNED_TRAILER && !res.chain_ready);
