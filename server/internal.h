@@ -120,6 +120,17 @@ extern const srv_op srv_op_list_buckets, srv_op_create_bucket, srv_op_head_bucke
 /* Handlers (op_object.c). */
 extern const srv_op srv_op_put_object, srv_op_get_object, srv_op_head_object,
     srv_op_delete_object;
+/* Handlers (op_multipart.c). */
+extern const srv_op srv_op_create_multipart_upload, srv_op_upload_part,
+    srv_op_complete_multipart_upload, srv_op_abort_multipart_upload, srv_op_list_parts,
+    srv_op_list_multipart_uploads;
+/* GetObject/HeadObject ?partNumber=N (op_multipart.c), called by
+ * op_object.c's get: 0 when the request names no part; 1 with
+ * *first..*last the part's bytes; or, having answered the request with
+ * the error itself, a negative error. */
+int srv__get_part_range(struct srv_request *r, stor_get *g, uint64_t *first, uint64_t *last);
+/* Add x-amz-mp-parts-count to a part's response (after srv_respond_stream). */
+void srv__get_part_headers(struct srv_request *r, stor_get *g);
 /* Handlers (op_list.c). */
 extern const srv_op srv_op_list_objects_v2, srv_op_list_objects;
 
@@ -213,6 +224,19 @@ void srv_xml_time(int64_t t, char out[32]);
 int srv_xml_parse_create_bucket(tarn_arena *a, const char *body, size_t len,
                                 const char **location);
 
+/* One Part of a CompleteMultipartUpload body (strings in the arena). */
+typedef struct srv_complete_part {
+    uint32_t number;            /* 0: not an integer in 1..10000 */
+    int has_number;
+    const char *etag;           /* as sent (quotes optional) */
+    const char *checksum[5];    /* ChecksumCRC32 .. ChecksumSHA256, NULL if absent */
+} srv_complete_part;
+/* Parse a CompleteMultipartUpload body. 0, TARN_E_MALFORMED_XML (not XML,
+ * wrong root, no Part or more than 10000, a Part without PartNumber or
+ * ETag), TARN_E_NOMEM. */
+int srv_xml_parse_complete(tarn_arena *a, const char *body, size_t len,
+                           srv_complete_part **parts, size_t *n);
+
 /* ---- Object header rules (headers.c) --------------------------------------- */
 
 enum { SRV_RANGE_NONE = 0, SRV_RANGE_OK = 1, SRV_RANGE_UNSATISFIABLE = 2 };
@@ -270,5 +294,64 @@ int srv__worker_index(const srv_worker *w);
 int srv__worker_stopping(const srv_worker *w);
 void srv__worker_suspended_add(srv_worker *w, srv_request *r);
 void srv__worker_suspended_remove(srv_worker *w, srv_request *r);
+
+/* ---- Copy, batch delete, browser POST (issue 4) ---------------------------- */
+
+/* Handlers (op_copy.c, op_delete_objects.c, op_post.c). */
+extern const srv_op srv_op_copy_object, srv_op_delete_objects, srv_op_post_object;
+
+/* The source of a CopyObject / UploadPartCopy (x-amz-copy-source). */
+typedef struct srv_copy_source {
+    const char *bucket;       /* decoded, arena */
+    const char *key;          /* decoded, arena; key_len bytes */
+    size_t key_len;
+    const char *version_id;   /* ?versionId=, or NULL */
+    stor_object obj;          /* the source version (strings in the arena) */
+    stor_get *get;            /* open on it; closed by an arena cleanup */
+} srv_copy_source;
+
+/* Parse an x-amz-copy-source value ("bucket/key" or "/bucket/key",
+ * percent-encoded, optional "?versionId=V") into src's names. 0 or
+ * TARN_E_INVALID_ARGUMENT with AWS's text in *detail (static). */
+int srv_copy_source_parse(tarn_arena *a, const char *header, srv_copy_source *src,
+                          const char **detail);
+/* Parse r's x-amz-copy-source, open the source version for reading and
+ * check x-amz-copy-source-if-match / -if-none-match / -if-modified-since /
+ * -if-unmodified-since. 0, or TARN_E_INVALID_ARGUMENT, TARN_E_NO_SUCH_BUCKET,
+ * TARN_E_NO_SUCH_KEY, TARN_E_PRECONDITION_FAILED, TARN_E_IO, TARN_E_NOMEM
+ * (*detail: AWS's text or NULL). src->get (when set) is closed with the
+ * request's arena. Worker thread only. */
+int srv_copy_source_open(srv_request *r, srv_copy_source *src, const char **detail);
+
+/* The pump: bytes [first, first+len) of an open get into a begun put
+ * (stor_put_begin or stor_part_begin, sized len), through one 256 KiB
+ * buffer, on r's worker, computing the MD5 and checksum algorithm alg
+ * (enum auth_checksum_alg; AUTH_CK_NONE: MD5 only) of those bytes.
+ * Returns 1 when everything was copied at once (len 0; done is then not
+ * called), 0 when under way (suspend r: done(r, rc) runs later on the
+ * worker, rc 0 once every byte was given to the put, or the read error
+ * TARN_E_IO / TARN_E_CORRUPT), or a negative error (TARN_E_NOMEM, a
+ * stor_get_range error). Committing (stor_put_finish) is the caller's.
+ * The state lives in r's arena. */
+typedef struct srv_copy srv_copy;
+typedef void (*srv_copy_done_fn)(srv_request *r, int rc);
+int srv_copy_start(srv_request *r, stor_get *g, stor_put *p, uint64_t first, uint64_t len,
+                   int alg, srv_copy_done_fn done, srv_copy **out);
+/* After completion with rc 0: 32 hex MD5 of the bytes (the ETag), and the
+ * base64 checksum (NULL for AUTH_CK_NONE). Arena strings. */
+const char *srv_copy_etag(const srv_copy *c);
+const char *srv_copy_checksum(const srv_copy *c);
+
+/* One Object of a DeleteObjects body (strings in the arena). */
+typedef struct srv_delete_key {
+    const char *key;
+    size_t key_len;
+    const char *version_id;   /* NULL when absent */
+} srv_delete_key;
+/* Parse a DeleteObjects body: Delete{Quiet?, Object{Key, VersionId?}*}.
+ * 0, TARN_E_MALFORMED_XML (not XML, wrong root, no Object or more than
+ * max, an Object without Key), TARN_E_NOMEM. */
+int srv_xml_parse_delete(tarn_arena *a, const char *body, size_t len, size_t max,
+                         srv_delete_key **keys, size_t *n, int *quiet);
 
 #endif

@@ -298,7 +298,9 @@ static void object_headers(srv_request *r, const stor_object *o, int whole)
         const char *v = o->checksum[alg - AUTH_CK_CRC32];
         if (v && *v) {
             srv_response_header(r, auth_checksum_alg_header(alg), v);
-            srv_response_header(r, "x-amz-checksum-type", "FULL_OBJECT");
+            /* A multipart composite checksum ends in "-<parts>". */
+            srv_response_header(r, "x-amz-checksum-type",
+                                strchr(v, '-') ? "COMPOSITE" : "FULL_OBJECT");
         }
     }
 }
@@ -352,6 +354,7 @@ static void get_respond(srv_request *r, get_state *gs)
                                               (unsigned long long)gs->last,
                                               (unsigned long long)gs->obj.size));
     object_headers(r, &gs->obj, !gs->ranged);
+    srv__get_part_headers(r, gs->get); /* ?partNumber: x-amz-mp-parts-count */
 }
 
 static void get_first_ready(void *arg);
@@ -395,7 +398,11 @@ static void get_run(srv_request *r)
         return;
     }
     uint64_t size = gs->obj.size, first = 0, last = size ? size - 1 : 0;
-    int range = srv_range_parse(srv_request_header(r, "Range"), size, &first, &last);
+    int part = srv__get_part_range(r, gs->get, &first, &last); /* ?partNumber=N */
+    if (part < 0)
+        return; /* answered */
+    int range = part ? SRV_RANGE_OK : srv_range_parse(srv_request_header(r, "Range"), size,
+                                                      &first, &last);
     if (range == SRV_RANGE_UNSATISFIABLE) {
         srv_respond_error(r, TARN_E_INVALID_RANGE, NULL);
         srv_response_header(r, "Content-Range",

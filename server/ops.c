@@ -18,6 +18,15 @@ const srv_op *srv_op_lookup(srv_op_id op)
         [SRV_OP_GET_OBJECT] = &srv_op_get_object,
         [SRV_OP_HEAD_OBJECT] = &srv_op_head_object,
         [SRV_OP_DELETE_OBJECT] = &srv_op_delete_object,
+        [SRV_OP_COPY_OBJECT] = &srv_op_copy_object,
+        [SRV_OP_DELETE_OBJECTS] = &srv_op_delete_objects,
+        [SRV_OP_POST_OBJECT] = &srv_op_post_object,
+        [SRV_OP_CREATE_MULTIPART_UPLOAD] = &srv_op_create_multipart_upload,
+        [SRV_OP_UPLOAD_PART] = &srv_op_upload_part,
+        [SRV_OP_COMPLETE_MULTIPART_UPLOAD] = &srv_op_complete_multipart_upload,
+        [SRV_OP_ABORT_MULTIPART_UPLOAD] = &srv_op_abort_multipart_upload,
+        [SRV_OP_LIST_PARTS] = &srv_op_list_parts,
+        [SRV_OP_LIST_MULTIPART_UPLOADS] = &srv_op_list_multipart_uploads,
     };
     return (unsigned)op < SRV_OP__COUNT ? table[op] : NULL;
 }

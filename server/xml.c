@@ -138,3 +138,129 @@ out:
     xmlFreeDoc(doc);
     return rc;
 }
+
+/* ---- CompleteMultipartUpload ------------------------------------------------ */
+
+static const char *const complete_checksum_names[] = {
+    "ChecksumCRC32", "ChecksumCRC32C", "ChecksumCRC64NVME", "ChecksumSHA1", "ChecksumSHA256"};
+
+static int complete_part_field(tarn_arena *a, xmlNodePtr n, srv_complete_part *p)
+{
+    xmlChar *text = xmlNodeGetContent(n);
+    const char *t = text ? (const char *)text : "";
+    int rc = 0;
+    if (name_is(n, "PartNumber")) {
+        char *end;
+        long v = strtol(t, &end, 10);
+        /* S3: part numbers are integers 1..10000; anything else is no part. */
+        p->number = !*t || *end || v < 1 || v > 10000 ? 0 : (uint32_t)v;
+        p->has_number = 1;
+    } else if (name_is(n, "ETag")) {
+        rc = (p->etag = tarn_arena_strdup(a, t)) ? 0 : TARN_E_NOMEM;
+    } else {
+        for (int i = 0; i < 5; i++)
+            if (name_is(n, complete_checksum_names[i]))
+                rc = (p->checksum[i] = tarn_arena_strdup(a, t)) ? 0 : TARN_E_NOMEM;
+    }
+    xmlFree(text);
+    return rc;
+}
+
+/* S3 API reference, CompleteMultipartUpload: the body is a
+ * CompleteMultipartUpload element of 1..10000 Part elements, each with a
+ * PartNumber and an ETag (quotes optional) and optionally the part's
+ * Checksum* value. A Part without either, or no Part: MalformedXML. */
+int srv_xml_parse_complete(tarn_arena *a, const char *body, size_t len,
+                           srv_complete_part **parts, size_t *n)
+{
+    *parts = NULL;
+    *n = 0;
+    xmlDocPtr doc = parse_body(body, len);
+    if (!doc)
+        return TARN_E_MALFORMED_XML;
+    int rc = 0;
+    size_t cap = 0;
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    if (!root || !name_is(root, "CompleteMultipartUpload"))
+        rc = TARN_E_MALFORMED_XML;
+    for (xmlNodePtr c = root ? root->children : NULL; !rc && c; c = c->next)
+        cap += name_is(c, "Part");
+    if (!rc && (cap == 0 || cap > 10000))
+        rc = TARN_E_MALFORMED_XML;
+    if (!rc && !(*parts = tarn_arena_calloc(a, cap * sizeof(**parts))))
+        rc = TARN_E_NOMEM;
+    for (xmlNodePtr c = root ? root->children : NULL; !rc && c; c = c->next) {
+        if (!name_is(c, "Part"))
+            continue;
+        srv_complete_part *p = &(*parts)[(*n)++];
+        for (xmlNodePtr f = c->children; !rc && f; f = f->next)
+            if (f->type == XML_ELEMENT_NODE)
+                rc = complete_part_field(a, f, p);
+        if (!rc && (!p->has_number || !p->etag))
+            rc = TARN_E_MALFORMED_XML;
+    }
+    xmlFreeDoc(doc);
+    return rc;
+}
+
+/* ---- DeleteObjects ---------------------------------------------------------- */
+
+static int delete_object_parse(tarn_arena *a, xmlNodePtr obj, srv_delete_key *k)
+{
+    for (xmlNodePtr f = obj->children; f; f = f->next) {
+        int is_key = name_is(f, "Key");
+        if (!is_key && !name_is(f, "VersionId"))
+            continue; /* ETag, LastModifiedTime, Size: conditional deletes, not supported */
+        xmlChar *text = xmlNodeGetContent(f);
+        const char *t = text ? (const char *)text : "";
+        size_t len = strlen(t);
+        char *copy = tarn_arena_strndup(a, t, len);
+        xmlFree(text);
+        if (!copy)
+            return TARN_E_NOMEM;
+        if (is_key) {
+            k->key = copy;
+            k->key_len = len;
+        } else {
+            k->version_id = copy;
+        }
+    }
+    return k->key ? 0 : TARN_E_MALFORMED_XML;
+}
+
+/* S3 API reference, DeleteObjects: a Delete element with an optional
+ * Quiet (true/false) and 1..1000 Object elements, each with a Key and an
+ * optional VersionId. More objects, none, or an Object without a Key is
+ * MalformedXML. */
+int srv_xml_parse_delete(tarn_arena *a, const char *body, size_t len, size_t max,
+                         srv_delete_key **keys, size_t *n, int *quiet)
+{
+    *keys = NULL;
+    *n = 0;
+    *quiet = 0;
+    xmlDocPtr doc = parse_body(body, len);
+    if (!doc)
+        return TARN_E_MALFORMED_XML;
+    int rc = 0;
+    size_t cap = 0;
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    if (!root || !name_is(root, "Delete"))
+        rc = TARN_E_MALFORMED_XML;
+    for (xmlNodePtr c = root ? root->children : NULL; !rc && c; c = c->next)
+        cap += name_is(c, "Object");
+    if (!rc && (cap == 0 || cap > max))
+        rc = TARN_E_MALFORMED_XML;
+    if (!rc && !(*keys = tarn_arena_calloc(a, cap * sizeof(**keys))))
+        rc = TARN_E_NOMEM;
+    for (xmlNodePtr c = root ? root->children : NULL; !rc && c; c = c->next) {
+        if (name_is(c, "Quiet")) {
+            xmlChar *text = xmlNodeGetContent(c);
+            *quiet = text && xmlStrcasecmp(text, BAD_CAST "true") == 0;
+            xmlFree(text);
+        } else if (name_is(c, "Object")) {
+            rc = delete_object_parse(a, c, &(*keys)[(*n)++]);
+        }
+    }
+    xmlFreeDoc(doc);
+    return rc;
+}

@@ -128,6 +128,43 @@ static int gc_flush(stor *s, gc_del_op *d)
     return rc;
 }
 
+/* Remove the files of one shard set unless its id is live again. 1 done,
+ * 0 retry later. */
+static int gc_one(stor *s, const stor_layout *l)
+{
+    int ref = stor__data_referenced(s, l->data_id);
+    if (ref < 0)
+        return 0;
+    if (ref) {
+        /* Committed again since it was queued: its files are live. */
+        TARN_WARN("storage: GC entry %s is referenced; keeping its files", l->data_id);
+        return 1;
+    }
+    if (s->gc_remove)
+        s->gc_remove(s, l);
+    else
+        stor__data_remove(s, l);
+    return 1;
+}
+
+/* A replaced multipart version: readers hold part 1's id (any part's
+ * counts), and every part is removed on its own. A pass cut short repeats
+ * the removals, which tolerate files already gone. */
+static int gc_parts(stor *s, const stor_layout *l)
+{
+    stor_layout pl;
+    for (uint32_t i = 0; i < l->n_parts; i++)
+        if (!stor__layout_part(l, i, &pl, NULL) && stor__data_held(s, pl.data_id))
+            return 0;
+    for (uint32_t i = 0; i < l->n_parts; i++) {
+        if (stor__layout_part(l, i, &pl, NULL))
+            continue; /* a damaged entry: nothing to name its files by */
+        if (!gc_one(s, &pl))
+            return 0;
+    }
+    return 1;
+}
+
 /* Handle one queue entry. 1: done with it (delete the entry), 0: retry
  * later (held, or the check failed). */
 static int gc_entry(stor *s, const char *val, size_t len)
@@ -137,23 +174,13 @@ static int gc_entry(stor *s, const char *val, size_t len)
         TARN_ERROR("storage: GC entry is corrupt; dropping it");
         return 1;
     }
+    if (l.n_parts)
+        return gc_parts(s, &l); /* l.parts points into val, alive here */
     if (!l.data_id[0])
         return 1; /* no files */
     if (stor__data_held(s, l.data_id))
         return 0;
-    int ref = stor__data_referenced(s, l.data_id);
-    if (ref < 0)
-        return 0;
-    if (ref) {
-        /* Committed again since it was queued: its files are live. */
-        TARN_WARN("storage: GC entry %s is referenced; keeping its files", l.data_id);
-        return 1;
-    }
-    if (s->gc_remove)
-        s->gc_remove(s, &l);
-    else
-        stor__data_remove(s, &l);
-    return 1;
+    return gc_one(s, &l);
 }
 
 /* Walk the queue oldest first; *left counts entries kept for later. */
@@ -226,18 +253,48 @@ void stor__gc_kick(stor *s)
     pthread_mutex_unlock(&s->gc_mu);
 }
 
-/* Wait for a kick; with entries left behind, also wake after a while.
- * Caller holds gc_mu. */
+/* Abandoned multipart uploads: how old one may get (stor_config), and how
+ * often the GC thread looks (a tenth of that, between 1 s and an hour). */
+#define MP_EXPIRY_DEFAULT_SEC (7 * 24 * 3600)
+static int64_t mp_expiry(const stor *s)
+{
+    return s->mp_expiry_sec > 0 ? s->mp_expiry_sec : MP_EXPIRY_DEFAULT_SEC;
+}
+
+static uint64_t mp_period_ns(const stor *s)
+{
+    int64_t p = mp_expiry(s) / 10;
+    p = p < 1 ? 1 : p > 3600 ? 3600 : p;
+    return (uint64_t)p * 1000000000ull;
+}
+
+/* Run the expiry sweep when it is due (GC thread, gc_mu not held). */
+static void mp_expire_due(stor *s)
+{
+    uint64_t now = tarn_mono_ns();
+    if (now < s->mp_next_expire_ns)
+        return;
+    s->mp_next_expire_ns = now + mp_period_ns(s);
+    int rc = stor_multipart_expire(s, tarn_now_unix() - mp_expiry(s));
+    if (rc > 0)
+        TARN_INFO("storage: aborted %d abandoned multipart upload(s)", rc);
+}
+
+/* Wait for a kick, the expiry sweep's time, or (entries left behind)
+ * the retry period. Caller holds gc_mu. */
 static void gc_wait(stor *s)
 {
     while (!s->gc_stop && !s->gc_kick) {
-        if (!s->gc_deferred) {
-            pthread_cond_wait(&s->gc_cv, &s->gc_mu);
-            continue;
-        }
+        uint64_t due = s->mp_next_expire_ns, now = tarn_mono_ns();
+        if (s->gc_deferred && now + GC_RETRY_SEC * 1000000000ull < due)
+            due = now + GC_RETRY_SEC * 1000000000ull;
+        if (due <= now)
+            return;
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += GC_RETRY_SEC;
+        uint64_t ns = (uint64_t)ts.tv_nsec + (due - now);
+        ts.tv_sec += (time_t)(ns / 1000000000ull);
+        ts.tv_nsec = (long)(ns % 1000000000ull);
         if (pthread_cond_timedwait(&s->gc_cv, &s->gc_mu, &ts) == ETIMEDOUT)
             return;
     }
@@ -253,6 +310,7 @@ static void *gc_main(void *arg)
             break;
         s->gc_kick = 0;
         pthread_mutex_unlock(&s->gc_mu);
+        mp_expire_due(s);
         int left = stor__gc_step(s);
         pthread_mutex_lock(&s->gc_mu);
         s->gc_deferred = left != 0; /* held ids, or an error: try again */
@@ -276,6 +334,8 @@ int stor__gc_start(stor *s)
     pthread_condattr_destroy(&ca);
     s->gc_inited = 1;
     s->gc_kick = 1; /* entries left by a previous run */
+    /* The first expiry sweep a little after start, not during it. */
+    s->mp_next_expire_ns = tarn_mono_ns() + mp_period_ns(s);
     if (pthread_create(&s->gc_thread, NULL, gc_main, s) != 0)
         return TARN_E_NOMEM;
     s->gc_started = 1;

@@ -71,6 +71,7 @@ struct stor_get {
     void (*ready)(void *);
     void *rarg;
     char relpath[36];             /* read by the kernel at submission */
+    stor_mpget *mp;               /* a multipart version: reads go through it */
     get_slot slot[STOR_GET_STRIPES];
     get_shard sh[STOR_MAX_SHARDS];
 };
@@ -465,6 +466,41 @@ static int version_get_held(stor *s, tarn_arena *a, const char *bucket, const ch
     return TARN_E_BUSY;
 }
 
+/* Set up g (layout already in g->lay) to read one shard set. */
+static int get_setup(stor_get *g, stor_ioctx *io, const char *bucket, size_t key_len)
+{
+    if (erc_layout_init(&g->el, g->lay.k, g->lay.m, g->lay.block_size, g->lay.size) ||
+        !(g->coder = stor__io_coder(io, g->lay.k, g->lay.m)))
+        return TARN_E_CORRUPT;
+    g->io = io;
+    g->n = g->lay.k + g->lay.m;
+    g->buf_bytes = (size_t)g->n * g->lay.block_size;
+    g->hdr_guess = erc_shard_header_len(strlen(bucket), key_len, 32, 0, g->el.stripes);
+    stor__data_relpath(g->lay.data_id, g->relpath);
+    for (int i = 0; i < g->n; i++) {
+        g->sh[i].fd = -1;
+        g->sh[i].direct = 1;
+        g->sh[i].hdr_cap = g->hdr_guess ? g->hdr_guess : ERC_BLOCK_ALIGN;
+    }
+    return 0;
+}
+
+int stor__get_open_layout(stor_ioctx *io, const char *bucket, size_t key_len,
+                          const stor_layout *l, stor_get **out)
+{
+    stor_get *g = calloc(1, sizeof(*g));
+    if (!g)
+        return TARN_E_NOMEM;
+    g->lay = *l;
+    int rc = get_setup(g, io, bucket, key_len);
+    if (rc) {
+        free(g);
+        return rc;
+    }
+    *out = g;
+    return 0;
+}
+
 int stor_get_open(stor_ioctx *io, tarn_arena *a, const char *bucket, const char *key,
                   size_t key_len, const char *version_id, stor_object *obj, stor_get **out)
 {
@@ -477,24 +513,17 @@ int stor_get_open(stor_ioctx *io, tarn_arena *a, const char *bucket, const char 
     int rc = version_get_held(s, a, bucket, key, key_len, version_id, obj, &g->lay, &held);
     if (!rc && obj->delete_marker)
         rc = version_id ? TARN_E_METHOD_NOT_ALLOWED : TARN_E_NO_SUCH_KEY;
-    if (!rc && (erc_layout_init(&g->el, g->lay.k, g->lay.m, g->lay.block_size, g->lay.size) ||
-                !(g->coder = stor__io_coder(io, g->lay.k, g->lay.m))))
-        rc = TARN_E_CORRUPT;
+    if (!rc && g->lay.n_parts) { /* the multipart reader does the rest */
+        g->io = io;
+        rc = stor__mpget_create(io, bucket, key_len, &g->lay, &g->mp);
+    } else if (!rc) {
+        rc = get_setup(g, io, bucket, key_len);
+    }
     if (rc) {
         if (held)
             stor__data_release(s, g->lay.data_id);
         free(g);
         return rc;
-    }
-    g->io = io;
-    g->n = g->lay.k + g->lay.m;
-    g->buf_bytes = (size_t)g->n * g->lay.block_size;
-    g->hdr_guess = erc_shard_header_len(strlen(bucket), key_len, 32, 0, g->el.stripes);
-    stor__data_relpath(g->lay.data_id, g->relpath);
-    for (int i = 0; i < g->n; i++) {
-        g->sh[i].fd = -1;
-        g->sh[i].direct = 1;
-        g->sh[i].hdr_cap = g->hdr_guess ? g->hdr_guess : ERC_BLOCK_ALIGN;
     }
     g->held = 1;
     *out = g;
@@ -503,6 +532,8 @@ int stor_get_open(stor_ioctx *io, tarn_arena *a, const char *bucket, const char 
 
 int stor_get_range(stor_get *g, uint64_t first, uint64_t last)
 {
+    if (g->mp)
+        return stor__mpget_range(g->mp, first, last);
     uint64_t s0, s1;
     for (int s = 0; s < STOR_GET_STRIPES; s++)
         if (g->slot[s].pending || g->slot[s].state == SL_READING)
@@ -552,6 +583,8 @@ static int copy_ready(stor_get *g, void *buf, size_t n, size_t *out)
 
 ssize_t stor_get_read(stor_get *g, void *buf, size_t n, void (*ready)(void *arg), void *arg)
 {
+    if (g->mp)
+        return stor__mpget_read(g->mp, buf, n, ready, arg);
     size_t out = 0;
     int rc = copy_ready(g, buf, n, &out);
     if (rc)
@@ -583,6 +616,22 @@ void stor_get_close(stor_get *g)
     g->held = 0;
     g->closed = 1;
     g->ready = NULL;
+    if (g->mp)
+        stor__mpget_close(g->mp); /* its part readers free themselves when idle */
+    g->mp = NULL;
     if (!g->inflight)
         get_destroy(g);
+}
+
+int stor_get_part(stor_get *g, uint32_t number, uint64_t *first, uint64_t *last,
+                  uint32_t *count)
+{
+    if (g->mp)
+        return stor__mpget_part(g->mp, number, first, last, count);
+    *count = 0; /* S3: an object not uploaded in parts has one part, 1 */
+    if (number != 1)
+        return TARN_E_INVALID_RANGE;
+    *first = 0;
+    *last = g->lay.size ? g->lay.size - 1 : 0;
+    return 0;
 }

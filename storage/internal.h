@@ -169,6 +169,16 @@ enum {
     STOR_VT_L_SIZE = 35,
     STOR_VT_L_DATA_ID = 36,
     STOR_VT_L_DISKS = 37,    /* k+m bytes: shard i is on disk byte[i] */
+    STOR_VT_L_PARTS = 38,    /* multipart: packed parts table (STOR_PART_ENTRY each) */
+};
+
+/* Upload records ("u/", multipart.c): the version tags above for the
+ * object-to-be (content headers 7-12, user metadata 13), plus these. */
+enum {
+    STOR_UT_INITIATED = 64,  /* unix milliseconds */
+    STOR_UT_OWNER = 65,      /* access key of the initiator */
+    STOR_UT_CK_ALG = 66,     /* 1 + enum stor_checksum_alg (absent: none) */
+    STOR_UT_CK_FULL = 67,    /* 1: FULL_OBJECT checksum, absent: COMPOSITE */
 };
 
 /* The identity storage stamps on a version at commit. */
@@ -196,7 +206,8 @@ int stor__layout_encode(tarn_buf *b, const struct stor_layout *l);
 
 /* "d/" record tags: which version owns a data id (for the start-up sweep
  * and a metadata rebuild from the disks). */
-enum { STOR_DT_BUCKET = 1, STOR_DT_KEY = 2, STOR_DT_ID = 3, STOR_DT_SEQ = 4 };
+enum { STOR_DT_BUCKET = 1, STOR_DT_KEY = 2, STOR_DT_ID = 3, STOR_DT_SEQ = 4,
+       STOR_DT_UPLOAD = 5, STOR_DT_PART = 6 /* a part not yet completed */ };
 
 /* ---- The store ---------------------------------------------------------- */
 
@@ -243,6 +254,10 @@ struct stor {
     pthread_mutex_t gc_run_mu; /* one GC pass at a time */
     /* Test hook: called instead of stor__data_remove (gc_run_mu). */
     void (*gc_remove)(stor *s, const struct stor_layout *l);
+    /* Abandoned multipart uploads (multipart.c): the GC thread aborts
+     * those older than mp_expiry_sec every so often (gc_mu). */
+    int64_t mp_expiry_sec;
+    uint64_t mp_next_expire_ns;
 };
 
 /* ---- Commit thread -------------------------------------------------------

@@ -20,7 +20,106 @@ typedef struct stor_layout {
     uint64_t size;                   /* object size */
     char data_id[33];                /* 32 hex: names the shard files */
     uint8_t disk[STOR_MAX_SHARDS];   /* shard i lives on disk disk[i] */
+    /* A completed multipart upload (docs/multipart.md): n_parts > 0, and
+     * the bytes are the parts' shard sets one after the other. k, m,
+     * block_size and disk are then unused, size is the total and data_id
+     * is part 1's (the id readers hold and GC checks for the version).
+     * parts points to n_parts packed entries (STOR_PART_ENTRY bytes each,
+     * see stor__layout_part): into the decoded record (decode without an
+     * arena), into the arena, or into memory the committer owns. */
+    uint32_t n_parts;
+    const unsigned char *parts;
 } stor_layout;
+
+/* ---- Multipart layouts (multipart.c) ----------------------------------- */
+
+/* One entry of a parts table: number 4 BE, size 8 BE, block size 4 BE,
+ * k, m, data id as 16 bytes, then STOR_MAX_SHARDS disk bytes. */
+#define STOR_PART_ENTRY (4 + 8 + 4 + 1 + 1 + 16 + STOR_MAX_SHARDS)
+
+/* Decode entry i of l's parts table into a single shard-set layout (and
+ * the part number uploaded, number may be NULL). 0 or TARN_E_CORRUPT. */
+int stor__layout_part(const stor_layout *l, uint32_t i, stor_layout *out, uint32_t *number);
+/* Encode one entry from a single shard-set layout. 0 or TARN_E_INVAL. */
+int stor__part_entry_put(unsigned char *dst, uint32_t number, const stor_layout *pl);
+
+/* A commit hook: extra checks and writes that run first in a version
+ * commit's apply, in the same batch (CompleteMultipartUpload deletes the
+ * upload and its parts there). An error from apply aborts the commit.
+ * free(ctx) runs when the op is released (ctx may be NULL). */
+typedef struct stor_commit_hook {
+    int (*apply)(stor_txn *t, void *ctx);
+    void (*free)(void *ctx);
+    void *ctx;
+} stor_commit_hook;
+
+/* stor__version_commit with a hook (NULL: none). On an error return the
+ * hook's free has already run. */
+int stor__version_commit_ex(stor *s, stor_waker *w, const char *bucket, const char *key,
+                            size_t key_len, const stor_object *meta, const stor_layout *layout,
+                            const stor_commit_hook *hook, stor_object *out, stor_done_fn done,
+                            void *arg);
+
+/* Pieces of the version commit that multipart.c reuses (object_meta.c),
+ * all on the commit thread. */
+int stor__txn_bucket_check(stor_txn *t, const char *bucket);
+/* Queue l's shard files (one layout or a parts table) as "g/<seq>". */
+int stor__garbage_put(stor_txn *t, const stor_layout *l);
+/* Point read on the calling thread: 0 with *val (rocksdb_free),
+ * TARN_E_NOT_FOUND, TARN_E_IO. */
+int stor__db_get(stor *s, const stor_key *k, char **val, size_t *len);
+
+/* Commit an uploaded part (put.c calls this instead of a version commit
+ * for a put begun with stor_part_begin): the part record
+ * "p/<bucket>\0<key>\0<upload>\0<part>" and "d/<data_id>"; a part it
+ * replaces has its d/ key dropped and its files queued for GC. rc as
+ * stor__version_commit, plus TARN_E_NO_SUCH_UPLOAD. */
+int stor__part_commit(stor *s, stor_waker *w, const char *bucket, const char *key,
+                      size_t key_len, const char *upload_id, uint32_t part,
+                      const stor_object *meta, const stor_layout *layout, stor_object *out,
+                      stor_done_fn done, void *arg);
+/* Visit the part records under prefix ("p/<bucket>\0<key>\0<upload>\0")
+ * with numbers > after, ascending, on the calling thread. fn returns 0 to
+ * go on, 1 to stop, or an error (returned). */
+int stor__parts_scan(stor *s, const stor_key *prefix, uint32_t after,
+                     int (*fn)(void *ctx, uint32_t number, const char *val, size_t len),
+                     void *ctx);
+
+/* Read an upload record's own fields (initiated, owner, checksum) into u
+ * (its other fields untouched). 0 or TARN_E_CORRUPT. */
+int stor__upload_tags(const void *val, size_t len, stor_upload *u);
+
+/* An upload's parts as a transaction sees them (commit thread). */
+typedef struct stor_txn_part {
+    uint32_t number;
+    stor_layout layout;
+} stor_txn_part;
+/* Every part under prefix, ascending (heap array, free()). 0, NOMEM, IO. */
+int stor__txn_parts(stor_txn *t, const stor_key *prefix, stor_txn_part **out, size_t *n);
+/* Delete p's record; collect: also its "d/" key, and queue its data for GC. */
+int stor__txn_part_drop(stor_txn *t, const stor_key *prefix, const stor_txn_part *p,
+                        int collect);
+
+/* Make a put commit as part `part` of upload_id (right after begin). */
+void stor__put_as_part(stor_put *p, const char *upload_id, uint32_t part);
+
+/* A reader over one shard set without a version lookup or a hold
+ * (get.c; multipart_get.c reads each part with one). */
+int stor__get_open_layout(stor_ioctx *io, const char *bucket, size_t key_len,
+                          const stor_layout *l, stor_get **out);
+
+/* The multipart reader behind a stor_get whose layout has parts
+ * (multipart_get.c); get.c's API functions delegate to it. */
+typedef struct stor_mpget stor_mpget;
+int stor__mpget_create(stor_ioctx *io, const char *bucket, size_t key_len,
+                       const stor_layout *l, stor_mpget **out);
+int stor__mpget_range(stor_mpget *m, uint64_t first, uint64_t last);
+ssize_t stor__mpget_read(stor_mpget *m, void *buf, size_t n, void (*ready)(void *arg),
+                         void *arg);
+void stor__mpget_close(stor_mpget *m);
+/* stor_get_part for a multipart version. */
+int stor__mpget_part(const stor_mpget *m, uint32_t number, uint64_t *first, uint64_t *last,
+                     uint32_t *count);
 
 /* Commit a version on the commit thread: write its record (meta + layout)
  * to the key's version log, move the head, and (unversioned bucket) queue

@@ -27,6 +27,12 @@ static int put_opt_str(tarn_buf *b, unsigned tag, const char *s)
 
 int stor__layout_encode(tarn_buf *b, const stor_layout *l)
 {
+    if (l->n_parts) { /* multipart: the parts table says it all */
+        int rc = stor__rec_u64(b, STOR_VT_L_SIZE, l->size);
+        return rc ? rc
+                  : stor__rec_bytes(b, STOR_VT_L_PARTS, l->parts,
+                                    (size_t)l->n_parts * STOR_PART_ENTRY);
+    }
     unsigned n = (unsigned)l->k + l->m;
     if (n > STOR_MAX_SHARDS)
         return TARN_E_INVAL;
@@ -73,7 +79,7 @@ int stor__version_encode(tarn_buf *b, const stor_object *o, const stor_layout *l
     if (!rc && o->delete_marker)
         rc = stor__rec_u64(b, STOR_VT_DELETE_MARKER, 1);
     /* A delete marker has no bytes and so no layout. */
-    if (!rc && l && (l->k || l->data_id[0]))
+    if (!rc && l && (l->k || l->data_id[0] || l->n_parts))
         rc = stor__layout_encode(b, l);
     return rc;
 }
@@ -118,6 +124,27 @@ static int field_small(const stor_rec_field *f, uint64_t max, uint64_t *v)
     return stor__rec_field_u64(f, v) || *v > max ? TARN_E_CORRUPT : 0;
 }
 
+/* The parts table: copied into the arena, or (no arena) left pointing
+ * into the record, which the caller then keeps until it is done. */
+static int dec_parts(vdec *d, const stor_rec_field *f)
+{
+    stor_layout *l = d->l;
+    if (!f->n || f->n % STOR_PART_ENTRY || f->n / STOR_PART_ENTRY > UINT32_MAX)
+        return TARN_E_CORRUPT;
+    unsigned char *copy = NULL;
+    if (d->a && !(copy = tarn_arena_alloc(d->a, f->n)))
+        return TARN_E_NOMEM;
+    if (copy)
+        memcpy(copy, f->p, f->n);
+    l->parts = copy ? copy : f->p;
+    l->n_parts = (uint32_t)(f->n / STOR_PART_ENTRY);
+    stor_layout first;
+    if (stor__layout_part(l, 0, &first, NULL))
+        return TARN_E_CORRUPT;
+    memcpy(l->data_id, first.data_id, sizeof(l->data_id)); /* what readers hold */
+    return 0;
+}
+
 static int dec_layout(vdec *d, const stor_rec_field *f)
 {
     stor_layout *l = d->l;
@@ -143,6 +170,8 @@ static int dec_layout(vdec *d, const stor_rec_field *f)
         memcpy(l->disk, f->p, f->n);
         d->n_disks = f->n;
         return 0;
+    case STOR_VT_L_PARTS:
+        return dec_parts(d, f);
     }
     return 0;
 }
@@ -224,7 +253,7 @@ static int count_meta(const void *data, size_t len, size_t *n)
 
 static int dec_field(vdec *d, const stor_rec_field *f)
 {
-    if (f->tag >= STOR_VT_L_K && f->tag <= STOR_VT_L_DISKS)
+    if (f->tag >= STOR_VT_L_K && f->tag <= STOR_VT_L_PARTS)
         return d->l ? dec_layout(d, f) : 0;
     if (f->tag <= STOR_VT_NULL_ID)
         return d->vi ? dec_identity(d, f) : 0;
@@ -274,7 +303,7 @@ static int64_t now_ms(void)
 }
 
 /* NO_SUCH_BUCKET unless b/<bucket> exists in the transaction's view. */
-static int txn_bucket_check(stor_txn *t, const char *bucket)
+int stor__txn_bucket_check(stor_txn *t, const char *bucket)
 {
     stor_key k;
     char *val;
@@ -321,7 +350,7 @@ static int seq_next(stor_txn *t, uint64_t *seq)
 }
 
 /* Queue a version's shards for GC: "g/<seq>" with its layout. */
-static int garbage_put(stor_txn *t, const stor_layout *l)
+int stor__garbage_put(stor_txn *t, const stor_layout *l)
 {
     uint64_t seq;
     stor_key k;
@@ -341,6 +370,28 @@ static int garbage_put(stor_txn *t, const stor_layout *l)
     return rc;
 }
 
+/* Drop the "d/" keys of l's data: its one id, or every part's. */
+static int data_refs_delete(stor_txn *t, const stor_layout *l)
+{
+    stor_key k;
+    stor_layout pl;
+    if (!l->n_parts) {
+        int rc = stor__key_data(&k, l->data_id);
+        if (!rc)
+            stor__txn_delete(t, &k);
+        return rc;
+    }
+    for (uint32_t i = 0; i < l->n_parts; i++) {
+        int rc = stor__layout_part(l, i, &pl, NULL);
+        if (!rc)
+            rc = stor__key_data(&k, pl.data_id);
+        if (rc)
+            return rc;
+        stor__txn_delete(t, &k);
+    }
+    return 0;
+}
+
 /* Unlink the key's current version, if any: drop its log entry and data
  * reference and queue its shards for GC (unversioned bucket: one live
  * version). keep_id: the data id about to be committed, never collected.
@@ -357,24 +408,25 @@ static int head_unlink(stor_txn *t, const stor_key *hk, const char *bucket, cons
     int rc = stor__txn_get(t, hk, &val, &len);
     if (rc)
         return rc == TARN_E_NOT_FOUND ? 0 : rc;
+    /* No arena: a parts table points into val, freed at the end. */
     rc = stor__version_decode(val, len, NULL, NULL, &l, &vi);
-    rocksdb_free(val);
     if (rc) {
+        rocksdb_free(val);
         /* Refusing every later write to the key would be worse than
          * leaking one version's shards. */
         TARN_ERROR("storage: head of %s/%.*s is corrupt; replacing it", bucket, (int)keylen,
                    key);
         return 1;
     }
-    if ((rc = stor__key_version(&k, bucket, key, keylen, vi.seq)) != 0)
-        return rc;
-    stor__txn_delete(t, &k);
-    if (!l.data_id[0] || (keep_id && strcmp(l.data_id, keep_id) == 0))
-        return 1;
-    if ((rc = stor__key_data(&k, l.data_id)) != 0)
-        return rc;
-    stor__txn_delete(t, &k);
-    rc = garbage_put(t, &l);
+    rc = stor__key_version(&k, bucket, key, keylen, vi.seq);
+    if (!rc)
+        stor__txn_delete(t, &k);
+    if (!rc && l.data_id[0] && !(keep_id && strcmp(l.data_id, keep_id) == 0)) {
+        rc = data_refs_delete(t, &l);
+        if (!rc)
+            rc = stor__garbage_put(t, &l);
+    }
+    rocksdb_free(val);
     return rc ? rc : 1;
 }
 
@@ -410,12 +462,17 @@ typedef struct vcommit_op {
     stor_layout layout;
     char rnd[17];       /* the random half of the version id */
     stor_object *out;
+    stor_commit_hook hook;
+    unsigned char *parts; /* the commit's own copy of layout.parts */
 } vcommit_op;
 
 static void vcommit_release(stor_op *op)
 {
     vcommit_op *c = (vcommit_op *)op;
+    if (c->hook.free)
+        c->hook.free(c->hook.ctx);
     tarn_buf_free(&c->rec);
+    free(c->parts);
     free(c);
 }
 
@@ -439,6 +496,23 @@ static int data_ref_put(stor_txn *t, const obj_ref *r, const stor_vinfo *vi, con
         stor__txn_put(t, &k, rec.data, rec.len);
     tarn_buf_free(&rec);
     return rc;
+}
+
+/* "d/" for every data id of the version: one, or one per part. */
+static int data_refs_put(stor_txn *t, const obj_ref *r, const stor_vinfo *vi,
+                         const stor_layout *l)
+{
+    stor_layout pl;
+    if (!l->n_parts)
+        return data_ref_put(t, r, vi, l->data_id);
+    for (uint32_t i = 0; i < l->n_parts; i++) {
+        int rc = stor__layout_part(l, i, &pl, NULL);
+        if (!rc)
+            rc = data_ref_put(t, r, vi, pl.data_id);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 /* Write the stamped record as the log entry and as the head. */
@@ -467,7 +541,9 @@ static int vcommit_apply(stor_txn *t, stor_op *op)
     stor_vinfo vi = {.null_id = 1}; /* every bucket is unversioned for now */
     stor_key hk;
     int64_t mtime = now_ms();
-    int rc = txn_bucket_check(t, r->bucket);
+    int rc = stor__txn_bucket_check(t, r->bucket);
+    if (!rc && c->hook.apply)
+        rc = c->hook.apply(t, c->hook.ctx);
     if (!rc)
         rc = stor__key_head(&hk, r->bucket, r->key, r->keylen);
     if (!rc)
@@ -482,7 +558,7 @@ static int vcommit_apply(stor_txn *t, stor_op *op)
         return rc;
     rc = version_put(t, c, &hk, &vi, mtime);
     if (!rc && c->layout.data_id[0])
-        rc = data_ref_put(t, r, &vi, c->layout.data_id);
+        rc = data_refs_put(t, r, &vi, &c->layout);
     if (!rc && c->out) {
         strcpy(c->out->version_id, "null");
         c->out->mtime_ms = mtime;
@@ -494,16 +570,39 @@ int stor__version_commit(stor *s, stor_waker *w, const char *bucket, const char 
                          size_t key_len, const stor_object *meta, const stor_layout *layout,
                          stor_object *out, stor_done_fn done, void *arg)
 {
+    return stor__version_commit_ex(s, w, bucket, key, key_len, meta, layout, NULL, out, done,
+                                   arg);
+}
+
+int stor__version_commit_ex(stor *s, stor_waker *w, const char *bucket, const char *key,
+                            size_t key_len, const stor_object *meta, const stor_layout *layout,
+                            const stor_commit_hook *hook, stor_object *out, stor_done_fn done,
+                            void *arg)
+{
     unsigned char rnd[8];
     vcommit_op *c = calloc(1, sizeof(*c));
-    if (!c)
+    if (!c) {
+        if (hook && hook->free)
+            hook->free(hook->ctx);
         return TARN_E_NOMEM;
+    }
     c->base.apply = vcommit_apply;
     c->base.release = vcommit_release;
     c->out = out;
+    if (hook)
+        c->hook = *hook;
+    int rc = 0;
     if (layout)
         c->layout = *layout;
-    int rc = obj_ref_set(&c->ref, bucket, key, key_len);
+    if (layout && layout->n_parts) { /* apply reads it after the caller may be gone */
+        size_t n = (size_t)layout->n_parts * STOR_PART_ENTRY;
+        if (!(c->parts = malloc(n)))
+            rc = TARN_E_NOMEM;
+        else
+            c->layout.parts = memcpy(c->parts, layout->parts, n);
+    }
+    if (!rc)
+        rc = obj_ref_set(&c->ref, bucket, key, key_len);
     if (!rc && getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
         rc = TARN_E_IO;
     if (!rc) {
@@ -530,7 +629,7 @@ static int odelete_apply(stor_txn *t, stor_op *op)
 {
     const obj_ref *r = &((odelete_op *)op)->ref;
     stor_key hk;
-    int rc = txn_bucket_check(t, r->bucket);
+    int rc = stor__txn_bucket_check(t, r->bucket);
     if (!rc)
         rc = stor__key_head(&hk, r->bucket, r->key, r->keylen);
     if (!rc)
@@ -558,7 +657,7 @@ int stor_object_delete(stor *s, stor_waker *w, const char *bucket, const char *k
 /* ---- Reads --------------------------------------------------------------------- */
 
 /* Point read of a raw value. 0 with *val (rocksdb_free), NOT_FOUND, IO. */
-static int db_get(stor *s, const stor_key *k, char **val, size_t *len)
+int stor__db_get(stor *s, const stor_key *k, char **val, size_t *len)
 {
     char *err = NULL;
     *val = rocksdb_get(s->db, s->ropts, k->buf, k->len, len, &err);
@@ -584,7 +683,7 @@ static int head_read(stor *s, tarn_arena *a, const stor_key *hk, stor_object *o,
 {
     char *val;
     size_t len;
-    int rc = db_get(s, hk, &val, &len);
+    int rc = stor__db_get(s, hk, &val, &len);
     if (rc)
         return rc == TARN_E_NOT_FOUND ? TARN_E_NO_SUCH_KEY : rc;
     rc = decode_logged(val, len, a, o, l, NULL);
@@ -671,7 +770,7 @@ int stor__data_referenced(stor *s, const char *data_id)
     size_t len;
     if (stor__key_data(&k, data_id))
         return 0; /* not a data id we could have written */
-    int rc = db_get(s, &k, &val, &len);
+    int rc = stor__db_get(s, &k, &val, &len);
     if (rc == 0)
         rocksdb_free(val);
     return rc == 0 ? 1 : rc == TARN_E_NOT_FOUND ? 0 : rc;

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -87,6 +88,8 @@ struct stor_put {
     char bucket[ERC_BUCKET_MAX + 1];
     size_t key_len;
     char *key;
+    uint32_t part;                    /* > 0: commits as this part of upload_id */
+    char upload_id[STOR_UPLOADID_MAX + 1];
     put_shard sh[STOR_MAX_SHARDS];
 };
 
@@ -426,9 +429,12 @@ static void commit_start(stor_put *p)
             stor__io_heal_note(p->io, p->lay.data_id, i, "not written at put");
     }
     p->inflight++;
-    int rc = stor__version_commit(stor__io_store(p->io), stor__io_waker(p->io), p->bucket,
-                                  p->key, p->key_len, &p->meta, &p->lay, &p->result,
-                                  commit_done, p);
+    int rc = p->part ? stor__part_commit(stor__io_store(p->io), stor__io_waker(p->io), p->bucket,
+                                         p->key, p->key_len, p->upload_id, p->part, &p->meta,
+                                         &p->lay, &p->result, commit_done, p)
+                     : stor__version_commit(stor__io_store(p->io), stor__io_waker(p->io),
+                                            p->bucket, p->key, p->key_len, &p->meta, &p->lay,
+                                            &p->result, commit_done, p);
     if (rc) {
         p->inflight--;
         p->err = rc;
@@ -749,6 +755,12 @@ int stor_put_finish(stor_put *p, const stor_object *meta, stor_done_fn done, voi
 }
 
 const stor_object *stor_put_result(const stor_put *p) { return &p->result; }
+
+void stor__put_as_part(stor_put *p, const char *upload_id, uint32_t part)
+{
+    snprintf(p->upload_id, sizeof(p->upload_id), "%s", upload_id);
+    p->part = part;
+}
 
 void stor_put_free(stor_put *p)
 {

@@ -26,6 +26,9 @@ typedef struct stor_config {
     const char *const *disk_dirs;  /* n_disks directories (created) */
     int n_disks;
     int k, m;                      /* erasure coding; k+m <= n_disks */
+    /* Multipart uploads not completed or aborted within this many seconds
+     * are aborted by the GC thread (stor_multipart_expire); 0: 7 days. */
+    int64_t multipart_expiry_sec;
 } stor_config;
 
 /*
@@ -239,5 +242,137 @@ typedef struct stor_list_result {
  * 0, TARN_E_NO_SUCH_BUCKET, TARN_E_IO. Thread-safe; results in a. */
 int stor_object_list(stor *s, tarn_arena *a, const char *bucket, const stor_list_params *p,
                      stor_list_result *out);
+
+/* ---- Multipart uploads (issue 4; docs/multipart.md) ----------------------
+ *
+ * An upload ("u/") holds what the object will carry (content headers, user
+ * metadata, the checksum algorithm and type); each part is its own
+ * erasure-coded shard set written by the put pipeline and committed as a
+ * part record ("p/"). Complete stitches the parts into one version without
+ * copying a byte: the version's layout is the list of the parts' layouts.
+ * Reads (get, list) are thread-safe and run on the caller's thread; writes
+ * are asynchronous through the commit thread like stor_object_delete.
+ */
+
+#define STOR_MP_MAX_PARTS 10000          /* S3: part numbers 1..10000 */
+#define STOR_MP_MIN_PART (5ull << 20)    /* S3: every part but the last >= 5 MiB */
+#define STOR_UPLOAD_ID_LEN 32            /* ours: 24 random bytes, base64url */
+
+typedef struct stor_upload {
+    char upload_id[STOR_UPLOAD_ID_LEN + 1];
+    const char *key;          /* listing results only (arena) */
+    size_t key_len;
+    int64_t initiated_ms;     /* set by storage at create */
+    char owner[129];          /* access key of the initiator */
+    int checksum_alg;         /* enum stor_checksum_alg, or -1 for none */
+    int checksum_full;        /* 1: FULL_OBJECT, 0: COMPOSITE */
+    stor_object meta;         /* content headers and user metadata only */
+} stor_upload;
+
+/* Start an upload of bucket/key. u's owner, checksum and meta are stored
+ * (copied before return); storage picks the upload id and writes it to
+ * u_out->upload_id before returning 0 (u_out may be u). done(arg, rc):
+ * 0, TARN_E_NO_SUCH_BUCKET, TARN_E_IO. Returns 0 if queued, TARN_E_NOMEM,
+ * TARN_E_SERVICE_UNAVAILABLE while closing, TARN_E_KEY_TOO_LONG /
+ * TARN_E_INVALID_ARGUMENT for a key storage cannot hold. */
+int stor_multipart_create(stor *s, stor_waker *w, const char *bucket, const char *key,
+                          size_t key_len, const stor_upload *u, stor_upload *u_out,
+                          stor_done_fn done, void *arg);
+
+/* Read an upload (strings in a). 0, TARN_E_NO_SUCH_UPLOAD (also for a
+ * malformed upload id), TARN_E_NO_SUCH_BUCKET, TARN_E_IO. */
+int stor_multipart_get(stor *s, tarn_arena *a, const char *bucket, const char *key,
+                       size_t key_len, const char *upload_id, stor_upload *out);
+
+/* Start writing part `part` (1..STOR_MP_MAX_PARTS, else
+ * TARN_E_INVALID_ARGUMENT) of an upload: a put (stor_put_write,
+ * stor_put_finish with meta's etag and checksums, stor_put_free) whose
+ * commit stores the part instead of a version; uploading a part number
+ * again replaces it (the old data goes to GC). Errors as stor_put_begin
+ * plus TARN_E_NO_SUCH_UPLOAD (here, or through done when the upload was
+ * completed or aborted meanwhile). */
+int stor_part_begin(stor_ioctx *io, const char *bucket, const char *key, size_t key_len,
+                    const char *upload_id, uint32_t part, uint64_t size, stor_put **out);
+
+typedef struct stor_part {
+    uint32_t number;
+    uint64_t size;
+    int64_t mtime_ms;
+    char etag[80];                         /* 32 hex, no quotes */
+    const char *checksum[STOR_CK__COUNT];  /* base64 as sent back, arena */
+    char data_id[33];                      /* which upload of this number */
+} stor_part;
+
+typedef struct stor_part_list {
+    stor_part *parts;         /* arena */
+    size_t n;
+    int truncated;            /* more parts after the last one returned */
+} stor_part_list;
+
+/* The parts of an upload with numbers > after, ascending, at most max
+ * (0..STOR_MP_MAX_PARTS). 0, TARN_E_NO_SUCH_UPLOAD, TARN_E_NO_SUCH_BUCKET,
+ * TARN_E_IO. Thread-safe; results in a. */
+int stor_multipart_parts(stor *s, tarn_arena *a, const char *bucket, const char *key,
+                         size_t key_len, const char *upload_id, uint32_t after, int max,
+                         stor_part_list *out);
+
+/* Complete an upload with parts[0..n) (ascending numbers, each naming the
+ * data id the caller saw in stor_multipart_parts; S3's checks on ETags,
+ * order and sizes are the caller's). meta is the version's metadata
+ * (etag "<hex>-N", checksums, content headers); size is the parts' sum.
+ * One batch writes the version and head, moves every part's data to it,
+ * deletes the upload and all its part records, and queues the data of
+ * parts not named and of a replaced version for GC. Reads the part
+ * records once here (no disk I/O). Returns TARN_E_INVALID_PART (a part
+ * missing or re-uploaded meanwhile), TARN_E_INVALID_PART_ORDER,
+ * TARN_E_NO_SUCH_UPLOAD, TARN_E_NOMEM, or 0 if queued; then done(arg,
+ * rc): 0 (out->version_id, mtime_ms filled), TARN_E_NO_SUCH_UPLOAD,
+ * TARN_E_INVALID_PART, TARN_E_NO_SUCH_BUCKET, TARN_E_IO. */
+int stor_multipart_complete(stor *s, stor_waker *w, const char *bucket, const char *key,
+                            size_t key_len, const char *upload_id, const stor_part *parts,
+                            size_t n, const stor_object *meta, stor_object *out,
+                            stor_done_fn done, void *arg);
+
+/* Abort: delete the upload and its parts and queue their data for GC.
+ * done(arg, rc): 0, TARN_E_NO_SUCH_UPLOAD, TARN_E_IO. */
+int stor_multipart_abort(stor *s, stor_waker *w, const char *bucket, const char *key,
+                         size_t key_len, const char *upload_id, stor_done_fn done, void *arg);
+
+/* Abort, synchronously, every upload initiated before older_than_unix
+ * (the GC thread calls it; never on a worker). Returns how many were
+ * aborted, or TARN_E_IO. */
+int stor_multipart_expire(stor *s, int64_t older_than_unix);
+
+typedef struct stor_upload_list_params {
+    const char *prefix, *delimiter;    /* "" or NULL: none */
+    const char *key_marker;            /* NULL: from the start */
+    size_t key_marker_len;
+    const char *upload_id_marker;      /* only with key_marker */
+    int max_uploads;                   /* 0..1000 */
+} stor_upload_list_params;
+
+typedef struct stor_upload_list {
+    stor_upload *uploads;     /* key, key_len, upload_id, initiated_ms, owner (arena) */
+    size_t n;
+    const char **prefixes;    /* CommonPrefixes (arena) */
+    size_t n_prefixes;
+    int truncated;
+    const char *next_key;     /* NextKeyMarker / NextUploadIdMarker */
+    size_t next_key_len;
+    const char *next_upload_id;
+} stor_upload_list;
+
+/* ListMultipartUploads: uploads in key order, then initiation order
+ * (upload ids sort in that order for one key), after (key_marker,
+ * upload_id_marker). 0, TARN_E_NO_SUCH_BUCKET, TARN_E_IO. Thread-safe. */
+int stor_multipart_list(stor *s, tarn_arena *a, const char *bucket,
+                        const stor_upload_list_params *p, stor_upload_list *out);
+
+/* On an open get: the byte range of part `number` (S3 GetObject
+ * partNumber: the number-th part of the completed object) and the parts
+ * count (0 for an object not uploaded in parts, whose only part is 1).
+ * 0 or TARN_E_INVALID_RANGE (no such part). */
+int stor_get_part(stor_get *g, uint32_t number, uint64_t *first, uint64_t *last,
+                  uint32_t *count);
 
 #endif

@@ -206,6 +206,7 @@ static int store_init(stor *s, const stor_config *cfg)
     s->n_disks = cfg->n_disks;
     s->k = cfg->k;
     s->m = cfg->m;
+    s->mp_expiry_sec = cfg->multipart_expiry_sec;
     s->disk_dirs = calloc((size_t)cfg->n_disks, sizeof(char *));
     if (!s->disk_dirs)
         return TARN_E_NOMEM;

@@ -1,7 +1,8 @@
 /*
  * load_common.h — what the closed-loop load tools share (headbucket_load.c,
  * objects_load.c): command-line tables, SigV4 request heads, non-blocking
- * connections and HTTP/1.1 response-head parsing.
+ * connections, HTTP/1.1 response-head parsing, latency histograms (also
+ * used by put_ceiling.c).
  *
  * Header-only (static inline) so every load tool stays one
  * self-contained binary under the Makefile's bench rule.
@@ -24,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <math.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -101,6 +104,50 @@ static inline double lc_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* This process's user + system CPU seconds so far. */
+static inline double lc_cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* ---- latency histogram: 8 buckets per power of two of microseconds ---- */
+
+#define LC_HIST 256
+
+struct lc_hist {
+    uint64_t n[LC_HIST];
+};
+
+static inline void lc_hist_add(struct lc_hist *h, double seconds)
+{
+    double us = seconds * 1e6;
+    int i = us <= 1 ? 0 : (int)(log2(us) * 8);
+    h->n[i < LC_HIST ? i : LC_HIST - 1]++;
+}
+
+static inline void lc_hist_merge(struct lc_hist *into, const struct lc_hist *from)
+{
+    for (int i = 0; i < LC_HIST; i++)
+        into->n[i] += from->n[i];
+}
+
+/* The q-quantile in milliseconds (a bucket's upper bound), 0 when empty. */
+static inline double lc_hist_ms(const struct lc_hist *h, double q)
+{
+    uint64_t total = 0, seen = 0;
+    for (int i = 0; i < LC_HIST; i++)
+        total += h->n[i];
+    for (int i = 0; i < LC_HIST && total; i++) {
+        seen += h->n[i];
+        if ((double)seen >= q * (double)total)
+            return pow(2, (i + 1) / 8.0) / 1000;
+    }
+    return 0;
 }
 
 /* ---- SigV4 (AWS SigV4, "Create a signature") ---- */

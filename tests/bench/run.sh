@@ -101,4 +101,5 @@ else
     [ $rc -eq 0 ] || { echo "bench: tarn exited with status $rc" >&2; status=1; }
 fi
 pid=""
+sh "$(dirname "$0")/objects.sh" || status=1 # issue 3: PUT/GET objects
 exit $status
