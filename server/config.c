@@ -147,6 +147,11 @@ static int set_connmem(srv_config *cfg, const char *v)
     return parse_int(v, 32, 65536, &cfg->conn_memory_kib);
 }
 
+static int set_mp_expiry(srv_config *cfg, const char *v)
+{
+    return parse_int(v, 1, 24 * 3650, &cfg->multipart_expiry_hours);
+}
+
 static int set_log_level(srv_config *cfg, const char *v)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};
@@ -175,6 +180,8 @@ static const struct setting settings[] = {
     {"storage", "disks", "TARN_DISKS", set_disks, "D1,D2,...: explicit disk directories"},
     {"storage", "meta", "TARN_META", set_meta, "metadata (RocksDB) directory"},
     {"storage", "ec", "TARN_EC", set_ec, "erasure coding K+M"},
+    {"storage", "multipart_expiry_hours", "TARN_MULTIPART_EXPIRY_HOURS", set_mp_expiry,
+     "hours after which an unfinished multipart upload is removed"},
     {"credentials", "access_key", "TARN_ACCESS_KEY", set_access, "access key id"},
     {"credentials", "secret_key", "TARN_SECRET_KEY", set_secret, "secret access key"},
 };
@@ -331,6 +338,7 @@ static void config_defaults(srv_config *cfg)
     cfg->max_connections = 8192;
     cfg->conn_memory_kib = 256;
     cfg->log_level = TARN_LOG_INFO;
+    cfg->multipart_expiry_hours = 24 * 7;
 }
 
 /* --data DIR (default ./data when no --disks) means DIR/disk1..N, DIR/meta. */

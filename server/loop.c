@@ -487,7 +487,8 @@ static int open_store(const srv_config *cfg, stor **out)
                       .disk_dirs = (const char *const *)cfg->disks,
                       .n_disks = cfg->n_disks,
                       .k = cfg->ec_k,
-                      .m = cfg->ec_m};
+                      .m = cfg->ec_m,
+                      .multipart_expiry_sec = (int64_t)cfg->multipart_expiry_hours * 3600};
     const char *detail = NULL;
     int rc = stor_open(&sc, out, &detail);
     if (rc)

@@ -33,6 +33,7 @@ typedef struct srv_config {
     int max_connections;          /* across all workers */
     int conn_memory_kib;          /* per-connection buffer, KiB */
     int log_level;                /* TARN_LOG_* */
+    int multipart_expiry_hours;   /* abandoned multipart uploads are removed after this */
 } srv_config;
 
 /*
