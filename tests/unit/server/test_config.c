@@ -36,6 +36,11 @@ static void test_defaults_and_flags(const char *dir)
     CHECK(strcmp(cfg.listen_host, "::1") == 0 && cfg.listen_port == 0);
     CHECK(cfg.ec_k == 8 && cfg.n_disks == 12 && cfg.workers == 3 && cfg.idle_timeout == 5);
     CHECK(cfg.log_level == TARN_LOG_DEBUG);
+    CHECK(cfg.multipart_expiry_hours == 168); /* default: a week */
+    const char *a4[] = {"server", "--data", data, "--multipart-expiry-hours", "2"};
+    CHECK(load(5, a4) == 0 && cfg.multipart_expiry_hours == 2);
+    const char *a5[] = {"server", "--data", data, "--multipart-expiry-hours", "0"};
+    CHECK(load(5, a5) == -1);
     const char *a3[] = {"server", "--disks", "/x/a,/x/b,/x/c", "--meta", "/x/m", "--ec", "2+1"};
     CHECK(load(7, a3) == 0);
     CHECK(cfg.n_disks == 3 && strcmp(cfg.disks[2], "/x/c") == 0);
