@@ -69,16 +69,16 @@ def _curl(*args):
 
 
 @pytest.mark.parametrize("sigv4", [False, True], ids=["sigv2", "sigv4"])
-def test_issue4_presign_boto3_126_all_methods(server, s3, bucket, sigv4):
+def test_issue4_presign_boto3_126_all_methods(server, s3, bucket, sigv4, tmp_path):
     c = _client(server, sigv4)
     data = rand(200 * 1024)
     key = f"p/{'v4' if sigv4 else 'v2'} file+ü.bin"
     url = c.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key},
                                    ExpiresIn=300)
     assert ("X-Amz-Signature=" in url) == sigv4 and ("Signature=" in url)
-    with open(f"/tmp/presign-{sigv4}", "wb") as f:
-        f.write(data)
-    p = _curl("-f", "-T", f"/tmp/presign-{sigv4}", url)
+    src = tmp_path / "upload.bin"
+    src.write_bytes(data)
+    p = _curl("-f", "-T", str(src), url)
     assert p.returncode == 0, p.stderr
     assert sha(s3.get_object(Bucket=bucket, Key=key)["Body"].read()) == sha(data)
 
