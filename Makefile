@@ -67,7 +67,7 @@ $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
 $(BUILD)/tarn: server/main.c $(LIB_server) $(HEADERS)
 	$(CC) $(ALL_CFLAGS) server/main.c $(LIB_server) $(LIBS) $(LDFLAGS_SAN) -o $@
 
-$(BUILD)/bench/%: tests/bench/%.c $(LIB_server) $(HEADERS)
+$(BUILD)/bench/%: tests/bench/%.c tests/bench/load_common.h $(LIB_server) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(LIB_server) $(LIBS) $(shell pkg-config --libs libcurl) $(LDFLAGS_SAN) -o $@
 

@@ -298,6 +298,7 @@ void srv__worker_suspended_remove(srv_worker *w, srv_request *r);
 /* ---- Copy, batch delete, browser POST (issue 4) ---------------------------- */
 
 /* Handlers (op_copy.c, op_delete_objects.c, op_post.c). */
+extern const srv_op srv_op_upload_part_copy; /* op_multipart.c */
 extern const srv_op srv_op_copy_object, srv_op_delete_objects, srv_op_post_object;
 
 /* The source of a CopyObject / UploadPartCopy (x-amz-copy-source). */

@@ -717,3 +717,146 @@ const srv_op srv_op_upload_part = {.begin = part_begin, .body = part_body, .run 
 const srv_op srv_op_complete_multipart_upload = {.max_body = COMPLETE_MAX_BODY,
                                                  .begin = complete_begin, .run = complete_run};
 const srv_op srv_op_abort_multipart_upload = {.run = abort_run};
+
+/* ---- UploadPartCopy ------------------------------------------------------------
+ * A part whose bytes come from an existing object (S3 API reference,
+ * "UploadPartCopy"): x-amz-copy-source and its -if-* conditions as for
+ * CopyObject (srv_copy_source_open), x-amz-copy-source-range "bytes=a-b"
+ * (both ends required, within the source), pumped through srv_copy into a
+ * part put, then committed like UploadPart. */
+
+typedef struct part_copy_state {
+    srv_copy_source src;
+    stor_put *put;
+    srv_copy *copy;
+    int alg;
+} part_copy_state;
+
+static void part_copy_cleanup(void *arg)
+{
+    part_copy_state *cs = arg;
+    if (cs->put)
+        stor_put_free(cs->put);
+}
+
+static int copy_range_parse(srv_request *r, uint64_t size, uint64_t *first, uint64_t *len)
+{
+    const char *h = srv_request_header(r, "x-amz-copy-source-range");
+    unsigned long long a, b;
+    int used = 0;
+    if (!h) {
+        *first = 0;
+        *len = size;
+        return 0;
+    }
+    if (sscanf(h, "bytes=%llu-%llu%n", &a, &b, &used) != 2 || h[used] || a > b) {
+        srv_request_fail(r, TARN_E_INVALID_ARGUMENT,
+                         "The x-amz-copy-source-range value must be of the form bytes=first-last "
+                         "where first and last are the zero-based offsets of the first and last "
+                         "bytes to copy");
+        return TARN_E_INVALID_ARGUMENT;
+    }
+    if (b >= size) {
+        srv_request_fail(r, TARN_E_INVALID_ARGUMENT,
+                         tarn_arena_printf(r->arena, "Range specified is not valid for source "
+                                                     "object of size: %llu",
+                                           (unsigned long long)size));
+        return TARN_E_INVALID_ARGUMENT;
+    }
+    *first = a;
+    *len = b - a + 1;
+    return 0;
+}
+
+static void part_copy_committed(void *arg, int rc)
+{
+    srv_request *r = arg;
+    part_copy_state *cs = r->op_state;
+    if (rc) {
+        srv_respond_error(r, rc, NULL);
+    } else {
+        char when[32];
+        srv_xml_time(tarn_now_unix(), when);
+        srv_xml *x = srv_xml_begin("CopyPartResult", 1);
+        srv_xml_elem(x, "LastModified", when);
+        srv_xml_elem(x, "ETag", tarn_arena_printf(r->arena, "\"%s\"", srv_copy_etag(cs->copy)));
+        if (cs->alg != AUTH_CK_NONE)
+            srv_xml_elem(x, tarn_arena_printf(r->arena, "Checksum%s",
+                                              auth_checksum_alg_name(cs->alg)),
+                         srv_copy_checksum(cs->copy));
+        size_t len = 0;
+        char *xml = srv_xml_end(x, &len);
+        if (xml)
+            srv_respond(r, 200, "application/xml", xml, len);
+        else
+            srv_respond_error(r, TARN_E_NOMEM, NULL);
+        free(xml);
+    }
+    srv_request_resume(r);
+}
+
+/* The bytes are all in the put: commit the part like UploadPart does. */
+static void part_copy_copied(srv_request *r, int rc)
+{
+    part_copy_state *cs = r->op_state;
+    stor_object meta = {0};
+    if (!rc) {
+        snprintf(meta.etag, sizeof(meta.etag), "%s", srv_copy_etag(cs->copy));
+        if (cs->alg != AUTH_CK_NONE)
+            meta.checksum[cs->alg - AUTH_CK_CRC32] = srv_copy_checksum(cs->copy);
+        rc = stor_put_finish(cs->put, &meta, part_copy_committed, r);
+    }
+    if (rc) {
+        srv_respond_error(r, rc, NULL);
+        srv_request_resume(r);
+    } else if (!r->suspended) {
+        srv_request_suspend(r);
+    }
+}
+
+static int part_copy_setup(srv_request *r, part_copy_state *cs, const char **detail)
+{
+    stor_upload u;
+    uint64_t first, len;
+    uint32_t num = part_number_parse(srv_route_query(&r->route, "partNumber"));
+    if (!num) {
+        *detail = PART_NUMBER_DETAIL;
+        return TARN_E_INVALID_ARGUMENT;
+    }
+    int rc = stor_multipart_get(store_of(r), r->arena, r->route.bucket, r->route.key,
+                                r->route.key_len, upload_id_of(r), &u);
+    if (!rc)
+        rc = srv_copy_source_open(r, &cs->src, detail);
+    if (!rc)
+        rc = copy_range_parse(r, cs->src.obj.size, &first, &len);
+    if (!rc)
+        rc = stor_part_begin(srv_request_ioctx(r), r->route.bucket, r->route.key,
+                             r->route.key_len, upload_id_of(r), num, len, &cs->put);
+    if (rc)
+        return rc;
+    cs->alg = u.checksum_alg < 0 ? AUTH_CK_NONE : u.checksum_alg + AUTH_CK_CRC32;
+    rc = srv_copy_start(r, cs->src.get, cs->put, first, len, cs->alg, part_copy_copied,
+                        &cs->copy);
+    if (rc == 1)
+        part_copy_copied(r, 0);
+    else if (rc == 0)
+        srv_request_suspend(r);
+    return rc < 0 ? rc : 0;
+}
+
+static void part_copy_run(srv_request *r)
+{
+    const char *detail = NULL;
+    part_copy_state *cs = tarn_arena_calloc(r->arena, sizeof(*cs));
+    int rc = key_checked(r);
+    if (!rc && (!cs || tarn_arena_cleanup_add(r->arena, part_copy_cleanup, cs)))
+        rc = TARN_E_NOMEM;
+    if (!rc) {
+        r->op_state = cs;
+        rc = part_copy_setup(r, cs, &detail);
+    }
+    if (rc && !r->response)
+        srv_respond_error(r, r->err ? r->err : rc, r->err ? r->err_detail : detail);
+}
+
+const srv_op srv_op_upload_part_copy = {.run = part_copy_run};

@@ -22,6 +22,7 @@ const srv_op *srv_op_lookup(srv_op_id op)
         [SRV_OP_DELETE_OBJECTS] = &srv_op_delete_objects,
         [SRV_OP_POST_OBJECT] = &srv_op_post_object,
         [SRV_OP_CREATE_MULTIPART_UPLOAD] = &srv_op_create_multipart_upload,
+        [SRV_OP_UPLOAD_PART_COPY] = &srv_op_upload_part_copy,
         [SRV_OP_UPLOAD_PART] = &srv_op_upload_part,
         [SRV_OP_COMPLETE_MULTIPART_UPLOAD] = &srv_op_complete_multipart_upload,
         [SRV_OP_ABORT_MULTIPART_UPLOAD] = &srv_op_abort_multipart_upload,
