@@ -198,6 +198,25 @@ void srv_request_resume(srv_request *r);
 const srv_shared *srv_request_shared(const srv_request *r);
 stor_waker *srv_request_waker(const srv_request *r);
 
+/* ---- Streaming a body into storage (put_stream.c) ------------------------- */
+
+#define SRV_PUT_STREAM_BUFFER (256 * 1024) /* decoded payload waiting for storage */
+
+/* PutObject's and UploadPart's op_state: set put after stor_put_begin /
+ * stor_part_begin. Freed (and an uncommitted put aborted) with the arena. */
+typedef struct srv_put_stream {
+    stor_put *put;
+    char *buf;
+    size_t off, len;
+    int waiting;
+} srv_put_stream;
+
+/* Allocate the stream in r's arena and make it r->op_state. NULL: no memory. */
+srv_put_stream *srv_put_stream_create(srv_request *r);
+/* An srv_op.body hook: decode through r->body_reader into the put,
+ * suspending r while storage is full (see srv_op.body). */
+size_t srv_put_stream_body(srv_request *r, const char *data, size_t n);
+
 /* ---- Errors ---------------------------------------------------------------- */
 
 /* HTTP status and default message for a tarn_err. */

@@ -24,7 +24,6 @@
 
 #define MAX_KEY_BYTES 1024
 #define MAX_PART_SIZE (5ull << 30)          /* S3: a part is at most 5 GiB */
-#define PART_BUFFER (256 * 1024)
 #define COMPLETE_MAX_BODY (4u << 20)        /* 10,000 Parts with all fields fit */
 
 static const char PART_NUMBER_DETAIL[] =
@@ -173,20 +172,6 @@ static void create_run(srv_request *r)
 
 /* ---- UploadPart ------------------------------------------------------------ */
 
-typedef struct part_state {
-    stor_put *put;
-    char *buf;            /* decoded payload not yet taken by storage */
-    size_t off, len;
-    int waiting;
-} part_state;
-
-static void part_cleanup(void *arg)
-{
-    part_state *ps = arg;
-    if (ps->put)
-        stor_put_free(ps->put); /* aborts (removes shards) unless committed */
-}
-
 /* A part of an upload created with a checksum algorithm carries that
  * algorithm's checksum (S3: "Checksum Type mismatch" otherwise). One sent
  * by the client is checked by auth_body; without one we compute it, by
@@ -245,11 +230,9 @@ static int part_setup(srv_request *r, uint32_t num, const char **detail)
         rc = part_size(r, &size);
     if (rc)
         return rc;
-    part_state *ps = tarn_arena_calloc(r->arena, sizeof(*ps));
-    if (!ps || !(ps->buf = tarn_arena_alloc(r->arena, PART_BUFFER)) ||
-        tarn_arena_cleanup_add(r->arena, part_cleanup, ps))
+    srv_put_stream *ps = srv_put_stream_create(r);
+    if (!ps)
         return TARN_E_NOMEM;
-    r->op_state = ps;
     return stor_part_begin(srv_request_ioctx(r), r->route.bucket, r->route.key,
                            r->route.key_len, upload_id_of(r), num, size, &ps->put);
 }
@@ -271,52 +254,6 @@ static int part_begin(srv_request *r)
     return rc;
 }
 
-static void part_writable(void *arg)
-{
-    srv_request *r = arg;
-    ((part_state *)r->op_state)->waiting = 0;
-    srv_request_resume(r);
-}
-
-/* Hand pending payload to storage: 1 all taken, 0 suspended for room. */
-static int part_flush(srv_request *r, part_state *ps)
-{
-    while (ps->len) {
-        ps->waiting = 1;
-        size_t took = stor_put_write(ps->put, ps->buf + ps->off, ps->len, part_writable, r);
-        ps->off += took;
-        ps->len -= took;
-        if (ps->len && ps->waiting) {
-            srv_request_suspend(r);
-            return 0;
-        }
-    }
-    ps->waiting = 0;
-    return 1;
-}
-
-static size_t part_body(srv_request *r, const char *data, size_t n)
-{
-    part_state *ps = r->op_state;
-    size_t consumed = 0;
-    for (;;) {
-        if (!part_flush(r, ps))
-            return consumed;
-        if (consumed == n)
-            return n;
-        size_t used = 0, made = 0;
-        int rc = auth_body_feed(r->body_reader, data + consumed, n - consumed, &used, ps->buf,
-                                PART_BUFFER, &made);
-        consumed += used;
-        ps->off = 0;
-        ps->len = made;
-        if (rc) {
-            srv_request_fail(r, rc, auth_body_detail(r->body_reader));
-            return n;
-        }
-    }
-}
-
 static void part_done(void *arg, int rc)
 {
     srv_request *r = arg;
@@ -335,7 +272,7 @@ static void part_done(void *arg, int rc)
 
 static void part_run(srv_request *r)
 {
-    part_state *ps = r->op_state;
+    srv_put_stream *ps = r->op_state;
     stor_object meta = {0};
     snprintf(meta.etag, sizeof(meta.etag), "%s", auth_body_etag(r->body_reader));
     int alg = auth_body_checksum_alg(r->body_reader);
@@ -713,7 +650,8 @@ void srv__get_part_headers(srv_request *r, stor_get *g)
 }
 
 const srv_op srv_op_create_multipart_upload = {.run = create_run};
-const srv_op srv_op_upload_part = {.begin = part_begin, .body = part_body, .run = part_run};
+const srv_op srv_op_upload_part = {.begin = part_begin, .body = srv_put_stream_body,
+                                  .run = part_run};
 const srv_op srv_op_complete_multipart_upload = {.max_body = COMPLETE_MAX_BODY,
                                                  .begin = complete_begin, .run = complete_run};
 const srv_op srv_op_abort_multipart_upload = {.run = abort_run};

@@ -15,7 +15,6 @@
 
 #define MAX_KEY_BYTES 1024               /* S3: keys up to 1024 bytes of UTF-8 */
 #define MAX_PUT_SIZE (5ull << 30)        /* S3: a single PUT up to 5 GiB */
-#define PUT_BUFFER (256 * 1024)          /* decoded payload waiting for storage */
 
 /* ---- Shared checks ---------------------------------------------------------- */
 
@@ -29,20 +28,6 @@ static int key_checked(srv_request *r)
 }
 
 /* ---- PutObject -------------------------------------------------------------- */
-
-typedef struct put_state {
-    stor_put *put;
-    char *buf;          /* decoded payload not yet taken by storage */
-    size_t off, len;
-    int waiting;        /* storage will call put_writable */
-} put_state;
-
-static void put_cleanup(void *arg)
-{
-    put_state *ps = arg;
-    if (ps->put)
-        stor_put_free(ps->put); /* aborts (removes shards) unless committed */
-}
 
 /* What to store as Content-Encoding: the client's value without the
  * aws-chunked framing token, which describes only this upload. */
@@ -90,61 +75,11 @@ static int put_begin(srv_request *r)
         rc = put_size(r, &size);
     if (rc)
         return rc;
-    put_state *ps = tarn_arena_calloc(r->arena, sizeof(*ps));
-    if (!ps || !(ps->buf = tarn_arena_alloc(r->arena, PUT_BUFFER)) ||
-        tarn_arena_cleanup_add(r->arena, put_cleanup, ps))
+    srv_put_stream *ps = srv_put_stream_create(r);
+    if (!ps)
         return TARN_E_NOMEM;
-    r->op_state = ps;
     return stor_put_begin(srv_request_ioctx(r), r->route.bucket, r->route.key, r->route.key_len,
                           size, &ps->put);
-}
-
-static void put_writable(void *arg)
-{
-    srv_request *r = arg;
-    put_state *ps = r->op_state;
-    ps->waiting = 0;
-    srv_request_resume(r);
-}
-
-/* Hand pending payload to storage. 1 when all of it was taken, 0 when the
- * request is now suspended until storage has room. */
-static int put_flush(srv_request *r, put_state *ps)
-{
-    while (ps->len) {
-        ps->waiting = 1;
-        size_t took = stor_put_write(ps->put, ps->buf + ps->off, ps->len, put_writable, r);
-        ps->off += took;
-        ps->len -= took;
-        if (ps->len && ps->waiting) {
-            srv_request_suspend(r);
-            return 0;
-        }
-    }
-    ps->waiting = 0;
-    return 1;
-}
-
-static size_t put_body(srv_request *r, const char *data, size_t n)
-{
-    put_state *ps = r->op_state;
-    size_t consumed = 0;
-    for (;;) {
-        if (!put_flush(r, ps))
-            return consumed;
-        if (consumed == n)
-            return n;
-        size_t used = 0, made = 0;
-        int rc = auth_body_feed(r->body_reader, data + consumed, n - consumed, &used, ps->buf,
-                                PUT_BUFFER, &made);
-        consumed += used;
-        ps->off = 0;
-        ps->len = made;
-        if (rc) {
-            srv_request_fail(r, rc, auth_body_detail(r->body_reader));
-            return n;
-        }
-    }
 }
 
 static void put_done(void *arg, int rc)
@@ -184,7 +119,7 @@ static int put_meta_fill(srv_request *r, stor_object *meta)
 
 static void put_run(srv_request *r)
 {
-    put_state *ps = r->op_state;
+    srv_put_stream *ps = r->op_state;
     stor_object meta;
     int rc = put_meta_fill(r, &meta);
     if (!rc)
@@ -450,7 +385,8 @@ static void delete_run(srv_request *r)
         srv_request_suspend(r);
 }
 
-const srv_op srv_op_put_object = {.begin = put_begin, .body = put_body, .run = put_run};
+const srv_op srv_op_put_object = {.begin = put_begin, .body = srv_put_stream_body,
+                                  .run = put_run};
 const srv_op srv_op_get_object = {.run = get_run};
 const srv_op srv_op_head_object = {.run = get_run};
 const srv_op srv_op_delete_object = {.run = delete_run};
