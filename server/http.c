@@ -135,6 +135,18 @@ static enum MHD_Result answer(srv_request *r)
     return rc;
 }
 
+/* A stor_done_fn for operations that answer 204 No Content on success
+ * (DeleteBucket, DeleteObject, AbortMultipartUpload): arg is the request. */
+void srv_request_done_204(void *arg, int rc)
+{
+    srv_request *r = arg;
+    if (rc)
+        srv_respond_error(r, rc, NULL);
+    else
+        srv_respond(r, 204, NULL, NULL, 0);
+    srv_request_resume(r);
+}
+
 /* ---- Suspension -------------------------------------------------------------- */
 
 void srv_request_suspend(srv_request *r)

@@ -177,6 +177,10 @@ void srv_respond_error(srv_request *r, int err, const char *detail);
 /* Add a header to the response built by the last srv_respond call. */
 void srv_response_header(srv_request *r, const char *name, const char *value);
 
+/* Completion for asynchronous operations that answer 204 on success (arg
+ * is the suspended request): sets the response and resumes. */
+void srv_request_done_204(void *arg, int rc);
+
 /* Record an error to answer with (the first one wins). */
 void srv_request_fail(srv_request *r, int err, const char *detail);
 /* The worker's storage I/O context (for object pipelines). */

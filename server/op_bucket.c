@@ -166,22 +166,12 @@ static void get_bucket_location_run(srv_request *r)
 
 /* ---- DeleteBucket --------------------------------------------------------------- */
 
-static void delete_bucket_done(void *arg, int rc)
-{
-    srv_request *r = arg;
-    if (rc)
-        srv_respond_error(r, rc, NULL);
-    else
-        srv_respond(r, 204, NULL, NULL, 0);
-    srv_request_resume(r);
-}
-
 static void delete_bucket_run(srv_request *r)
 {
     if (!bucket_checked(r))
         return;
     int rc = stor_bucket_delete(srv_request_shared(r)->store, srv_request_waker(r),
-                                r->route.bucket, delete_bucket_done, r);
+                                r->route.bucket, srv_request_done_204, r);
     if (rc)
         srv_respond_error(r, rc, NULL);
     else

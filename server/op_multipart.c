@@ -590,16 +590,6 @@ static void complete_run(srv_request *r)
 
 /* ---- AbortMultipartUpload ------------------------------------------------------- */
 
-static void abort_done(void *arg, int rc)
-{
-    srv_request *r = arg;
-    if (rc)
-        srv_respond_error(r, rc, NULL);
-    else
-        srv_respond(r, 204, NULL, NULL, 0);
-    srv_request_resume(r);
-}
-
 static void abort_run(srv_request *r)
 {
     stor_bucket b;
@@ -608,7 +598,7 @@ static void abort_run(srv_request *r)
         rc = stor_bucket_get(store_of(r), r->route.bucket, &b);
     if (!rc)
         rc = stor_multipart_abort(store_of(r), srv_request_waker(r), r->route.bucket,
-                                  r->route.key, r->route.key_len, upload_id_of(r), abort_done, r);
+                                  r->route.key, r->route.key_len, upload_id_of(r), srv_request_done_204, r);
     if (rc)
         srv_respond_error(r, rc, NULL);
     else

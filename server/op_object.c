@@ -363,22 +363,12 @@ static void get_run(srv_request *r)
 
 /* ---- DeleteObject ------------------------------------------------------------------ */
 
-static void delete_done(void *arg, int rc)
-{
-    srv_request *r = arg;
-    if (rc)
-        srv_respond_error(r, rc, NULL);
-    else
-        srv_respond(r, 204, NULL, NULL, 0);
-    srv_request_resume(r);
-}
-
 static void delete_run(srv_request *r)
 {
     int rc = key_checked(r);
     if (!rc)
         rc = stor_object_delete(srv_request_shared(r)->store, srv_request_waker(r),
-                                r->route.bucket, r->route.key, r->route.key_len, delete_done, r);
+                                r->route.bucket, r->route.key, r->route.key_len, srv_request_done_204, r);
     if (rc)
         srv_respond_error(r, rc, NULL);
     else
