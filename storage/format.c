@@ -213,19 +213,42 @@ static int disk_inspect(stor *s, int i, int fresh_db, const char **detail)
     return 0;
 }
 
+/* A disk that cannot be created or read is skipped (is_new = 2) as long
+ * as no more than m are: the running server writes around up to m unusable
+ * disks, so a restart must not turn that into an outage. A disk that is
+ * readable but belongs elsewhere (other deployment, other position) is
+ * always refused. */
+static int disk_unusable(stor *s, int i, int *n_bad, unsigned char *is_new, const char **detail)
+{
+    is_new[i] = 2;
+    if (++*n_bad > s->m) {
+        *detail = stor__detail("more than %d disks unusable; disk %d (%s): %s", s->m, i,
+                               s->disk_dirs[i], strerror(errno));
+        return TARN_E_IO;
+    }
+    TARN_WARN("storage: disk %d (%s) is not usable (%s); continuing without it", i,
+              s->disk_dirs[i], strerror(errno));
+    return 0;
+}
+
 int stor__disks_inspect(stor *s, int fresh_db, unsigned char *is_new, const char **detail)
 {
-    for (int i = 0; i < s->n_disks; i++) {
-        if (stor__mkdirs(s->disk_dirs[i])) {
-            *detail = stor__detail("cannot create disk %d (%s): %s", i, s->disk_dirs[i],
-                                   strerror(errno));
-            return TARN_E_IO;
-        }
-    }
-    int rc = disks_distinct(s, detail);
+    int n_bad = 0, rc = 0;
     for (int i = 0; !rc && i < s->n_disks; i++) {
+        is_new[i] = 0;
+        if (stor__mkdirs(s->disk_dirs[i]))
+            rc = disk_unusable(s, i, &n_bad, is_new, detail);
+    }
+    if (!rc)
+        rc = disks_distinct(s, detail);
+    for (int i = 0; !rc && i < s->n_disks; i++) {
+        if (is_new[i] == 2)
+            continue;
         rc = disk_inspect(s, i, fresh_db, detail);
-        is_new[i] = rc == 1;
+        if (rc == TARN_E_IO)
+            rc = disk_unusable(s, i, &n_bad, is_new, detail);
+        else
+            is_new[i] = rc == 1;
         rc = rc == 1 ? 0 : rc;
     }
     return rc;
@@ -234,7 +257,7 @@ int stor__disks_inspect(stor *s, int fresh_db, unsigned char *is_new, const char
 int stor__disks_format(stor *s, const unsigned char *is_new, const char **detail)
 {
     for (int i = 0; i < s->n_disks; i++) {
-        if (!is_new[i])
+        if (is_new[i] != 1)
             continue;
         stor_format f = {.version = FORMAT_VERSION, .index = i, .disks = s->n_disks,
                          .k = s->k, .m = s->m};

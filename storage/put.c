@@ -611,6 +611,8 @@ static int put_alloc(stor_ioctx *io, const char *bucket, const char *key, size_t
     stor_put *p = calloc(1, sizeof(*p));
     if (!p)
         return TARN_E_NOMEM;
+    for (int i = 0; i < STOR_MAX_SHARDS; i++)
+        p->sh[i].fd = -1; /* put_destroy may run before placement: never close(0) */
     *out = p;
     p->io = io;
     p->n = k + m;

@@ -38,11 +38,13 @@ void stor__data_remove(stor *s, const stor_layout *layout)
     for (int i = 0; i < n && i < STOR_MAX_SHARDS; i++) {
         if (layout->disk[i] >= s->n_disks)
             continue;
+        /* tmp/ first: a put's rename into data/ landing between the two
+         * unlinks would otherwise leave an orphan in data/. */
         const char *d = s->disk_dirs[layout->disk[i]];
-        snprintf(path, sizeof(path), "%s/data/%s", d, rel);
+        snprintf(path, sizeof(path), "%s/tmp/%s", d, layout->data_id);
         if (unlink(path) && errno != ENOENT)
             TARN_WARN("storage: cannot remove %s: %s", path, strerror(errno));
-        snprintf(path, sizeof(path), "%s/tmp/%s", d, layout->data_id);
+        snprintf(path, sizeof(path), "%s/data/%s", d, rel);
         if (unlink(path) && errno != ENOENT)
             TARN_WARN("storage: cannot remove %s: %s", path, strerror(errno));
     }

@@ -1,15 +1,16 @@
 /*
  * load_common.h — what the closed-loop load tools share (headbucket_load.c,
- * objects_load.c): command-line tables, SigV4 request heads, non-blocking
- * connections, HTTP/1.1 response-head parsing, latency histograms (also
- * used by put_ceiling.c).
+ * objects_load.c, multipart_load.c): command-line tables, SigV4 request
+ * heads, non-blocking connections, HTTP/1.1 response-head parsing, latency
+ * histograms (also used by put_ceiling.c).
  *
  * Header-only (static inline) so every load tool stays one
  * self-contained binary under the Makefile's bench rule.
  *
  * SigV4 here is header auth with the signed headers
- * host;x-amz-content-sha256;x-amz-date, an empty query and a path made only of
- * unreserved characters and '/' (the canonical URI is then the path itself).
+ * host;x-amz-content-sha256;x-amz-date, an empty query (or, with the _q
+ * variants, a query the caller gives in canonical form) and a path made only
+ * of unreserved characters and '/' (the canonical URI is then the path itself).
  */
 #ifndef TARN_BENCH_LOAD_COMMON_H
 #define TARN_BENCH_LOAD_COMMON_H
@@ -192,18 +193,22 @@ static inline void lc_signing_key(const struct lc_creds *c, const char *date, un
     lc_hmac256(k3, 32, "aws4_request", k);
 }
 
-/* Hex signature of rq at amz_date (YYYYMMDDTHHMMSSZ); scope written out. */
-static inline void lc_signature(const struct lc_req *rq, const char *amz_date, char *scope,
-                                size_t scope_cap, char sig[65])
+/* Hex signature of rq with the canonical query string query ("" for none;
+ * otherwise already sorted and URI-encoded, "name=value&...", a name without
+ * a value written "name=") at amz_date (YYYYMMDDTHHMMSSZ); scope written out. */
+static inline void lc_signature_q(const struct lc_req *rq, const char *query,
+                                  const char *amz_date, char *scope, size_t scope_cap,
+                                  char sig[65])
 {
     char creq[2048], sts[512], creq_hash[65], date[9];
     unsigned char h[32], k[32];
     memcpy(date, amz_date, 8);
     date[8] = 0;
     snprintf(creq, sizeof creq,
-             "%s\n%s\n\nhost:%s\nx-amz-content-sha256:%s\nx-amz-date:%s\n\n"
+             "%s\n%s\n%s\nhost:%s\nx-amz-content-sha256:%s\nx-amz-date:%s\n\n"
              "host;x-amz-content-sha256;x-amz-date\n%s",
-             rq->method, rq->path, rq->host, rq->payload_hash, amz_date, rq->payload_hash);
+             rq->method, rq->path, query, rq->host, rq->payload_hash, amz_date,
+             rq->payload_hash);
     SHA256((const unsigned char *)creq, strlen(creq), h);
     lc_hex(h, 32, creq_hash);
     snprintf(scope, scope_cap, "%s/%s/s3/aws4_request", date, rq->creds->region);
@@ -213,9 +218,18 @@ static inline void lc_signature(const struct lc_req *rq, const char *amz_date, c
     lc_hex(h, 32, sig);
 }
 
-/* Write rq's head for the wall-clock second now into buf. Its length, or -1
- * when it does not fit. */
-static inline int lc_request_head(char *buf, size_t cap, const struct lc_req *rq, time_t now)
+/* Hex signature of rq (empty query) at amz_date; scope written out. */
+static inline void lc_signature(const struct lc_req *rq, const char *amz_date, char *scope,
+                                size_t scope_cap, char sig[65])
+{
+    lc_signature_q(rq, "", amz_date, scope, scope_cap, sig);
+}
+
+/* Write rq's head, its request line "METHOD path?query" (just "path" when
+ * query is ""; query as for lc_signature_q), for the wall-clock second now
+ * into buf. Its length, or -1 when it does not fit. */
+static inline int lc_request_head_q(char *buf, size_t cap, const struct lc_req *rq,
+                                    const char *query, time_t now)
 {
     struct tm tm;
     char amz_date[32], auth[600] = "";
@@ -223,18 +237,25 @@ static inline int lc_request_head(char *buf, size_t cap, const struct lc_req *rq
     strftime(amz_date, sizeof amz_date, "%Y%m%dT%H%M%SZ", &tm);
     if (rq->creds) {
         char scope[128], sig[65];
-        lc_signature(rq, amz_date, scope, sizeof scope, sig);
+        lc_signature_q(rq, query, amz_date, scope, sizeof scope, sig);
         snprintf(auth, sizeof auth,
                  "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s, "
                  "SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=%s\r\n",
                  rq->creds->ak, scope, sig);
     }
     int n = snprintf(buf, cap,
-                     "%s %s HTTP/1.1\r\nHost: %s\r\nx-amz-content-sha256: %s\r\n"
+                     "%s %s%s%s HTTP/1.1\r\nHost: %s\r\nx-amz-content-sha256: %s\r\n"
                      "x-amz-date: %s\r\n%s%s\r\n",
-                     rq->method, rq->path, rq->host, rq->payload_hash, amz_date, auth,
-                     rq->extra ? rq->extra : "");
+                     rq->method, rq->path, *query ? "?" : "", query, rq->host,
+                     rq->payload_hash, amz_date, auth, rq->extra ? rq->extra : "");
     return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+/* Write rq's head (empty query) for the wall-clock second now into buf. Its
+ * length, or -1 when it does not fit. */
+static inline int lc_request_head(char *buf, size_t cap, const struct lc_req *rq, time_t now)
+{
+    return lc_request_head_q(buf, cap, rq, "", now);
 }
 
 /* ---- connections ---- */

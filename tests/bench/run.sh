@@ -102,4 +102,5 @@ else
 fi
 pid=""
 sh "$(dirname "$0")/objects.sh" || status=1 # issue 3: PUT/GET objects
+sh "$(dirname "$0")/multipart.sh" || status=1 # issue 4: multipart upload and its GET
 exit $status
