@@ -6,6 +6,8 @@
 #   make check      the whole suite against an ASan+UBSan build (build/asan)
 #   make bench      benchmarks with their ceilings (figures in docs/benchmarks.md)
 #   make deps       apt-get install the missing build and test dependencies
+#   make fuzz       libFuzzer targets (clang, build/fuzz), FUZZ_SECONDS (60) each
+#   make fuzz-smoke every fuzz target replays its seed corpus under ASan+UBSan
 #   make noopt / make format / make clean
 
 BUILD    ?= build
@@ -42,8 +44,18 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 HEADERS  := $(wildcard common/*.h auth/*.h storage/*.h erasure/*.h server/*.h)
+# Fuzz targets (docs/fuzzing.md): each also builds without libFuzzer as a
+# unit-style binary that replays its corpus, so make unit/test/check run it.
+FUZZ_NAMES  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_REPLAY := $(FUZZ_NAMES:%=$(BUILD)/tests/unit/fuzz/replay_%)
+UNIT_BIN    += $(FUZZ_REPLAY)
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS  := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer
 
-.PHONY: all run test unit integration check bench deps deps-test noopt format clean fuzz
+.PHONY: all run test unit integration check bench deps deps-test noopt format clean fuzz \
+        fuzz-bins fuzz-smoke
 
 all: $(BUILD)/tarn
 
@@ -70,6 +82,21 @@ $(BUILD)/tarn: server/main.c $(LIB_server) $(HEADERS)
 $(BUILD)/bench/%: tests/bench/%.c tests/bench/load_common.h $(LIB_server) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(LIB_server) $(LIBS) $(shell pkg-config --libs libcurl) $(LDFLAGS_SAN) -o $@
+
+$(BUILD)/tests/unit/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h \
+                                   $(LIB_server) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-unused-function -DFUZZ_NAME='"$*"' \
+	    -DFUZZ_DIR='"$(CURDIR)/tests/fuzz"' $< tests/fuzz/replay.c $(LIB_server) $(LIBS) \
+	    $(LDFLAGS_SAN) -o $@
+
+# libFuzzer binaries: only in a BUILD whose objects were compiled with
+# -fsanitize=fuzzer-no-link (see fuzz below).
+$(BUILD)/fuzzers/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB_server) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-unused-function -fsanitize=fuzzer $< $(LIB_server) $(LIBS) -o $@
+
+fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/fuzzers/fuzz_%)
 
 unit-bins: $(UNIT_BIN)
 
@@ -100,6 +127,23 @@ check: deps-test
 bench: deps-test
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@BUILD=$(BUILD) sh tests/bench/run.sh
+
+# FUZZ_SECONDS=60 per target; FUZZ_TARGETS="auth xml" for a subset.
+fuzz:
+	@sh tests/deps.sh test
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=$(FUZZ_CC) OPT=-O1 \
+	    CFLAGS="$(FUZZ_CFLAGS)" fuzz-bins
+	@FUZZ_BUILD=build/fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+# The replays built with clang's ASan+UBSan, as the fuzzers are (gcc's
+# UBSan, which make check uses, misses some of clang's checks).
+fuzz-smoke:
+	@$(MAKE) --no-print-directory BUILD=build/fuzz-smoke CC=$(FUZZ_CC) SANITIZE=1 OPT=-O1 \
+	    $(FUZZ_NAMES:%=build/fuzz-smoke/tests/unit/fuzz/replay_%)
+	@failed=0; for t in $(FUZZ_NAMES); do \
+	    UBSAN_OPTIONS=print_stacktrace=1 build/fuzz-smoke/tests/unit/fuzz/replay_$$t || \
+	        { echo "FAIL fuzz-smoke $$t"; failed=1; }; \
+	done; exit $$failed
 
 noopt:
 	@$(MAKE) --no-print-directory BUILD=build/noopt OPT=-O0 all

@@ -115,6 +115,8 @@ static char *sb_room(sbuf *b, size_t n)
 
 static void sb_add(sbuf *b, const void *s, size_t n)
 {
+    if (n == 0)
+        return; /* an empty buffer has no storage yet: NULL + 0 is undefined */
     char *w = sb_room(b, n);
     if (w) {
         memcpy(w, s, n);
