@@ -12,6 +12,8 @@
 static void usage(FILE *out)
 {
     fprintf(out, "usage: tarn server [options]   run the S3 server (tarn server --help)\n"
+                 "       tarn heal|scrub [--data DIR]   rebuild damaged shards (server stopped)\n"
+                 "       tarn disks [--data DIR]        disk folders online/offline\n"
                  "       tarn version\n");
 }
 
@@ -46,6 +48,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "server"))
         return cmd_server(argc - 1, argv + 1);
+    if (srv_admin_is_command(argv[1]))
+        return srv_admin_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "version")) {
         printf("tarn 0.1.0\n");
         return 0;

@@ -58,4 +58,15 @@ void srv_config_usage(FILE *out);
  */
 int srv_run(const srv_config *cfg);
 
+/* ---- Offline admin subcommands (admin.c) ---------------------------------
+ * `tarn heal`, `tarn scrub` and `tarn disks` take the storage flags of
+ * `tarn server` (--data, --disks, --meta, --ec, --config). heal and scrub
+ * open the store, so the server must be stopped; disks does not.
+ * Run subcommand argv[0] ("heal", "scrub" or "disks"). Returns the exit
+ * status: 0, 1 (something unrecoverable, or quorum lost for disks), 2 (usage
+ * or the store cannot be opened). */
+int srv_admin_main(int argc, char **argv);
+/* 1 if name is one of the admin subcommands. */
+int srv_admin_is_command(const char *name);
+
 #endif

@@ -375,4 +375,39 @@ int stor_multipart_list(stor *s, tarn_arena *a, const char *bucket,
 int stor_get_part(stor_get *g, uint32_t number, uint64_t *first, uint64_t *last,
                   uint32_t *count);
 
+/* ---- Heal and scrub (issue 5; docs/durability.md "Heal and scrub") -------
+ * Offline: run with the server stopped, on the calling thread, with plain
+ * blocking I/O. */
+
+typedef struct stor_heal_stats {
+    uint64_t objects;        /* versions with data checked */
+    uint64_t sets;           /* shard sets checked (a version, or each part) */
+    uint64_t shards_checked;
+    uint64_t blocks_checked; /* blocks read and verified */
+    uint64_t blocks_bad;     /* bad or short blocks in shards with a good header */
+    uint64_t shards_bad;     /* shards missing, with a bad header, or with bad blocks */
+    uint64_t shards_rebuilt; /* shard files rewritten */
+    uint64_t unrecoverable;  /* shard sets that could not be rebuilt (or read) */
+    uint64_t write_errors;   /* rebuilt shards that could not be written */
+} stor_heal_stats;
+
+/* Walk every version (and every part of completed multipart versions),
+ * verify every header and every block of every shard, and rebuild each
+ * missing or damaged shard file from k good ones into data/ on its disk
+ * (durably: fdatasync, rename, fsync of the directories). Heal and scrub
+ * are this one walk. 0, TARN_E_NOMEM, TARN_E_IO (reading the index); the
+ * per-shard outcome is in *st. Not while a server runs on the store. */
+int stor_heal(stor *s, stor_heal_stats *st);
+
+typedef struct stor_disk_status {
+    int online;
+    char why[160];           /* "ok", or why the disk is offline */
+} stor_disk_status;
+
+/* Inspect disk folders without opening the store (safe while a server
+ * runs): missing, not a directory, no or a foreign format file, tmp/ not
+ * writable, data/ unusable. out[i] for dirs[i]; returns how many are
+ * online. */
+int stor_disks_status(const char *const *dirs, int n, stor_disk_status *out);
+
 #endif

@@ -1,0 +1,110 @@
+/*
+ * admin.c — `tarn heal`, `tarn scrub`, `tarn disks`: offline maintenance
+ * on the store of a stopped server (heal and scrub open RocksDB, which a
+ * running server holds locked). They take the storage flags of
+ * `tarn server` through srv_config_load. docs/durability.md.
+ */
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/common.h"
+#include "server/server.h"
+#include "storage/storage.h"
+
+int srv_admin_is_command(const char *name)
+{
+    return !strcmp(name, "heal") || !strcmp(name, "scrub") || !strcmp(name, "disks");
+}
+
+static void usage(FILE *out, const char *cmd)
+{
+    if (!strcmp(cmd, "disks"))
+        fprintf(out, "usage: tarn disks --data DIR (or --disks D1,... --meta DIR)\n"
+                     "  Print every disk folder as online or offline (and why). Safe while\n"
+                     "  the server runs. Exit 0 while the quorum holds (at most m offline), 1 if not.\n");
+    else
+        fprintf(out,
+                "usage: tarn %s --data DIR (or --disks D1,... --meta DIR, --ec K+M)\n"
+                "  With the server stopped: check every shard of every object version\n"
+                "  (headers and every block's checksum) and rebuild missing or damaged\n"
+                "  shard files from the others. Exit 0 when everything is whole or was\n"
+                "  rebuilt, 1 when something could not be, 2 on errors.\n",
+                cmd);
+}
+
+static int run_disks(const srv_config *cfg)
+{
+    stor_disk_status st[SRV_MAX_DISKS];
+    int online = stor_disks_status((const char *const *)cfg->disks, cfg->n_disks, st);
+    for (int i = 0; i < cfg->n_disks; i++)
+        printf("disk %d  %-7s  %s  %s\n", i + 1, st[i].online ? "online" : "offline",
+               cfg->disks[i], st[i].why);
+    printf("%d of %d disks online (erasure coding %d+%d: %s)\n", online, cfg->n_disks,
+           cfg->ec_k, cfg->ec_m,
+           cfg->n_disks - online <= cfg->ec_m ? "quorum holds" : "QUORUM LOST");
+    return cfg->n_disks - online <= cfg->ec_m ? 0 : 1;
+}
+
+static int run_heal(const srv_config *cfg, const char *cmd)
+{
+    stor_config sc = {.meta_dir = cfg->meta_dir,
+                      .disk_dirs = (const char *const *)cfg->disks,
+                      .n_disks = cfg->n_disks,
+                      .k = cfg->ec_k,
+                      .m = cfg->ec_m,
+                      .multipart_expiry_sec = (int64_t)cfg->multipart_expiry_hours * 3600};
+    const char *detail = NULL;
+    stor *s = NULL;
+    int rc = stor_open(&sc, &s, &detail);
+    if (rc) {
+        fprintf(stderr, "tarn %s: cannot open storage: %s (%s)%s\n", cmd, detail ? detail : "",
+                tarn_err_name(rc),
+                " — is a server running on it? heal and scrub run with the server stopped");
+        return 2;
+    }
+    stor_heal_stats st;
+    rc = stor_heal(s, &st);
+    stor_close(s);
+    printf("%s: %" PRIu64 " objects (%" PRIu64 " shard sets, %" PRIu64 " shards, %" PRIu64
+           " blocks) checked; %" PRIu64 " bad blocks, %" PRIu64 " shards missing or damaged, %"
+           PRIu64 " shards rebuilt, %" PRIu64 " unrecoverable, %" PRIu64 " write errors\n",
+           cmd, st.objects, st.sets, st.shards_checked, st.blocks_checked, st.blocks_bad,
+           st.shards_bad, st.shards_rebuilt, st.unrecoverable, st.write_errors);
+    if (rc) {
+        fprintf(stderr, "tarn %s: %s\n", cmd, tarn_err_name(rc));
+        return 2;
+    }
+    return st.unrecoverable || st.write_errors ? 1 : 0;
+}
+
+int srv_admin_main(int argc, char **argv)
+{
+    const char *cmd = argv[0];
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout, cmd);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--endpoint") || !strncmp(argv[i], "--endpoint=", 11)) {
+            fprintf(stderr, "tarn %s: --endpoint is not supported: the admin commands work "
+                            "on the data directory (--data) with the server stopped\n",
+                    cmd);
+            return 2;
+        }
+    }
+    srv_config cfg;
+    const char *err = NULL;
+    if (srv_config_load(&cfg, argc, argv, &err)) {
+        fprintf(stderr, "%s\n", err);
+        usage(stderr, cmd);
+        srv_config_free(&cfg);
+        return 2;
+    }
+    tarn_log_level = cfg.log_level;
+    int status = !strcmp(cmd, "disks") ? run_disks(&cfg) : run_heal(&cfg, cmd);
+    srv_config_free(&cfg);
+    return status;
+}

@@ -1,0 +1,489 @@
+/*
+ * heal.c — offline heal and scrub (issue 5 parts 2 and 3), and the disk
+ * status report behind `tarn disks`.
+ *
+ * stor_heal walks every version record ("v/") of the index; for each shard
+ * set (a plain version's layout, or each part of a completed multipart
+ * version) it opens the k+m shard files (data/, then tmp/), checks each
+ * header against the layout, and reads and verifies every block against
+ * the header's CRC32C table. A shard whose file is missing, whose header
+ * is bad, or with any bad or short block is rebuilt: every stripe is
+ * decoded from k good blocks, the rebuilt blocks and then a header (the
+ * fields of a good shard's header, this shard's index and checksums) are
+ * written to <disk>/tmp/<data_id>.heal, fdatasynced, renamed to
+ * <disk>/data/<id[0:2]>/<data_id>, and the directories fsynced. A crash
+ * mid-heal leaves a ".heal" file in tmp/, which the start-up sweep removes
+ * (not a data id). Plain blocking I/O: this runs with the server stopped,
+ * on the calling thread.
+ */
+#include "storage/object_internal.h"
+
+#include "erasure/erasure.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct heal_ctx {
+    stor *s;
+    stor_heal_stats *st;
+    erc_coder *coder;
+    int ck, cm;
+    const char *bucket, *key; /* for the log */
+    size_t key_len;
+} heal_ctx;
+
+typedef struct heal_shard {
+    int fd;
+    int where;                 /* STOR_DIR_DATA / STOR_DIR_TMP, -1: none */
+    int hdr_ok, bad;
+    unsigned char *hbuf;       /* the header's bytes (h points into it) */
+    erc_shard_header h;
+} heal_shard;
+
+static int read_full(int fd, void *buf, size_t n, uint64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t n, uint64_t off)
+{
+    size_t put = 0;
+    while (put < n) {
+        ssize_t r = pwrite(fd, (const char *)buf + put, n - put, (off_t)(off + put));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        put += (size_t)r;
+    }
+    return 0;
+}
+
+static int fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* Open shard i and check its header against the layout. */
+static void shard_open(heal_ctx *hc, const stor_layout *l, const erc_layout *el, int i,
+                       heal_shard *sh)
+{
+    char rel[36], path[4096];
+    sh->fd = -1;
+    sh->where = -1;
+    if (l->disk[i] >= hc->s->n_disks)
+        return;
+    const char *d = hc->s->disk_dirs[l->disk[i]];
+    stor__data_relpath(l->data_id, rel);
+    snprintf(path, sizeof(path), "%s/data/%s", d, rel);
+    sh->fd = open(path, O_RDONLY | O_CLOEXEC);
+    sh->where = STOR_DIR_DATA;
+    if (sh->fd < 0) {
+        snprintf(path, sizeof(path), "%s/tmp/%s", d, l->data_id);
+        sh->fd = open(path, O_RDONLY | O_CLOEXEC);
+        sh->where = sh->fd >= 0 ? STOR_DIR_TMP : -1;
+    }
+    if (sh->fd < 0)
+        return;
+    unsigned char fixed[ERC_SHARD_FIXED_LEN];
+    uint32_t hlen = 0, clen = 0;
+    if (read_full(sh->fd, fixed, sizeof(fixed), 0) ||
+        erc_shard_header_peek(fixed, sizeof(fixed), &hlen, &clen))
+        return;
+    if (!(sh->hbuf = malloc(clen)) || read_full(sh->fd, sh->hbuf, clen, 0) ||
+        erc_shard_header_decode(sh->hbuf, clen, &sh->h))
+        return;
+    const erc_shard_header *h = &sh->h;
+    sh->hdr_ok = h->k == l->k && h->m == l->m && h->index == i &&
+                 h->block_size == l->block_size && h->object_size == l->size &&
+                 h->stripes == el->stripes && h->version_id_len == 32 &&
+                 !memcmp(h->version_id, l->data_id, 32);
+}
+
+static void shard_close(heal_shard *sh)
+{
+    if (sh->fd >= 0)
+        close(sh->fd);
+    free(sh->hbuf);
+    memset(sh, 0, sizeof(*sh));
+    sh->fd = -1;
+}
+
+/* Read and verify block s of every shard in mask; returns the good ones. */
+static uint32_t stripe_read(const erc_layout *el, heal_shard *sh, uint32_t mask, uint64_t s,
+                            unsigned char **blk, heal_ctx *hc)
+{
+    uint32_t L = erc_layout_block_len(el, s), good = 0;
+    for (int i = 0; i < el->k + el->m; i++) {
+        if (!((mask >> i) & 1) || !sh[i].hdr_ok)
+            continue;
+        uint64_t off = erc_layout_block_offset(el, sh[i].h.header_len, s);
+        hc->st->blocks_checked++;
+        if (read_full(sh[i].fd, blk[i], L, off) ||
+            erc_block_verify(blk[i], L, erc_crc_table_get(sh[i].h.crc_table, s)))
+            continue;
+        good |= 1u << i;
+    }
+    return good;
+}
+
+typedef struct heal_out {
+    int fd;
+    char tmp[4096], dst[4096], dstdir[4096], olddata[4096];
+    unsigned char *crc;
+} heal_out;
+
+static int out_open(heal_ctx *hc, const stor_layout *l, int i, heal_out *o, uint64_t stripes)
+{
+    const char *d = hc->s->disk_dirs[l->disk[i]];
+    char rel[36];
+    stor__data_relpath(l->data_id, rel);
+    snprintf(o->tmp, sizeof(o->tmp), "%s/tmp/%s.heal", d, l->data_id);
+    snprintf(o->dst, sizeof(o->dst), "%s/data/%s", d, rel);
+    snprintf(o->dstdir, sizeof(o->dstdir), "%s/data/%.2s", d, l->data_id);
+    snprintf(o->olddata, sizeof(o->olddata), "%s/tmp/%s", d, l->data_id);
+    o->crc = calloc(1, stripes * 4 + 1);
+    char tmpdir[4096];
+    snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", d);
+    if (!o->crc || stor__mkdirs(tmpdir) || stor__mkdirs(o->dstdir))
+        return -1;
+    o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    return o->fd >= 0 ? 0 : -1;
+}
+
+/* Header, fdatasync, rename into data/, fsync the directories. */
+static int out_finish(heal_out *o, const erc_shard_header *tmpl, int i, const erc_layout *el)
+{
+    erc_shard_header h = *tmpl;
+    h.index = (uint8_t)i;
+    h.crc_table = o->crc;
+    uint32_t hlen = erc_shard_header_len(h.bucket_len, h.key_len, h.version_id_len,
+                                         h.meta_len, el->stripes);
+    unsigned char *buf = hlen ? calloc(1, hlen) : NULL;
+    size_t got = 0;
+    int rc = buf && hlen == tmpl->header_len &&
+                     !erc_shard_header_encode(&h, buf, hlen, &got) &&
+                     !write_full(o->fd, buf, got, 0) && !fdatasync(o->fd)
+                 ? 0
+                 : -1;
+    free(buf);
+    close(o->fd);
+    o->fd = -1;
+    if (rc || rename(o->tmp, o->dst))
+        return -1;
+    /* A stale copy in tmp/ (damaged, or never adopted) goes. */
+    unlink(o->olddata);
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", o->tmp);
+    char *slash = strrchr(dir, '/');
+    *slash = 0;
+    if (fsync_path(o->dstdir) || fsync_path(dir))
+        return -1;
+    /* data/ itself, in case data/xx was just created. */
+    snprintf(dir, sizeof(dir), "%s", o->dstdir);
+    slash = strrchr(dir, '/');
+    *slash = 0;
+    return fsync_path(dir) ? -1 : 0;
+}
+
+static void out_abort(heal_out *o)
+{
+    if (o->fd >= 0) {
+        close(o->fd);
+        unlink(o->tmp);
+    }
+    o->fd = -1;
+}
+
+static void log_set(heal_ctx *hc, const stor_layout *l, const char *what)
+{
+    TARN_WARN("heal: %s/%.*s (data %s): %s", hc->bucket, (int)hc->key_len, hc->key, l->data_id,
+              what);
+}
+
+/* Check one shard set and rebuild what is damaged. */
+static int heal_set(heal_ctx *hc, const stor_layout *l)
+{
+    int n = l->k + l->m;
+    erc_layout el;
+    if (!l->data_id[0] || n < 2 || n > STOR_MAX_SHARDS ||
+        erc_layout_init(&el, l->k, l->m, l->block_size, l->size)) {
+        if (l->data_id[0] && l->size) {
+            hc->st->unrecoverable++;
+            log_set(hc, l, "bad layout");
+        }
+        return 0;
+    }
+    if (el.stripes == 0)
+        return 0;
+    hc->st->sets++;
+    if (!hc->coder || hc->ck != l->k || hc->cm != l->m) {
+        erc_coder_destroy(hc->coder);
+        hc->coder = NULL;
+        if (erc_coder_create(l->k, l->m, &hc->coder))
+            return TARN_E_NOMEM;
+        hc->ck = l->k;
+        hc->cm = l->m;
+    }
+    heal_shard sh[STOR_MAX_SHARDS];
+    heal_out out[STOR_MAX_SHARDS];
+    unsigned char *blk[STOR_MAX_SHARDS] = {0};
+    memset(sh, 0, sizeof(sh));
+    memset(out, 0, sizeof(out));
+    int rc = 0, tmpl = -1;
+    uint32_t all = (1u << n) - 1, rebuild = 0;
+    for (int i = 0; i < n; i++) {
+        out[i].fd = -1;
+        shard_open(hc, l, &el, i, &sh[i]);
+        hc->st->shards_checked++;
+        if (!sh[i].hdr_ok)
+            rebuild |= 1u << i;
+        else if (tmpl < 0)
+            tmpl = i;
+        if (!(blk[i] = malloc(l->block_size))) {
+            rc = TARN_E_NOMEM;
+            goto done;
+        }
+    }
+    /* Pass 1: verify every block of every shard with a good header. */
+    for (uint64_t s = 0; s < el.stripes; s++) {
+        uint32_t good = stripe_read(&el, sh, all & ~rebuild, s, blk, hc);
+        uint32_t bad = all & ~rebuild & ~good;
+        if (bad) {
+            hc->st->blocks_bad += (uint64_t)__builtin_popcount(bad);
+            rebuild |= bad;
+        }
+    }
+    if (!rebuild)
+        goto done;
+    hc->st->shards_bad += (uint64_t)__builtin_popcount(rebuild);
+    if (tmpl < 0) {
+        hc->st->unrecoverable++;
+        log_set(hc, l, "no shard with a good header");
+        goto done;
+    }
+    /* Pass 2: decode every stripe, write the shards to rebuild. */
+    uint32_t writing = 0;
+    for (int i = 0; i < n; i++)
+        if ((rebuild >> i) & 1) {
+            if (out_open(hc, l, i, &out[i], el.stripes)) {
+                TARN_WARN("heal: cannot write %s: %s", out[i].tmp, strerror(errno));
+                hc->st->write_errors++;
+                out_abort(&out[i]);
+            } else
+                writing |= 1u << i;
+        }
+    for (uint64_t s = 0; s < el.stripes && writing; s++) {
+        uint32_t L = erc_layout_block_len(&el, s);
+        uint32_t good = stripe_read(&el, sh, all, s, blk, hc);
+        if (__builtin_popcount(good) < l->k) {
+            hc->st->unrecoverable++;
+            log_set(hc, l, "fewer than k good blocks in a stripe: cannot rebuild");
+            for (int i = 0; i < n; i++)
+                out_abort(&out[i]);
+            writing = 0;
+            break;
+        }
+        uint32_t want = writing & ~good;
+        if (want && erc_decode_some(hc->coder, blk, good, want, L)) {
+            hc->st->unrecoverable++;
+            log_set(hc, l, "decode failed");
+            for (int i = 0; i < n; i++)
+                out_abort(&out[i]);
+            writing = 0;
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            if (!((writing >> i) & 1))
+                continue;
+            erc_crc_table_put(out[i].crc, s, erc_block_checksum(blk[i], L));
+            if (write_full(out[i].fd, blk[i], L,
+                           erc_layout_block_offset(&el, sh[tmpl].h.header_len, s))) {
+                TARN_WARN("heal: cannot write %s: %s", out[i].tmp, strerror(errno));
+                hc->st->write_errors++;
+                out_abort(&out[i]);
+                writing &= ~(1u << i);
+            }
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (!((writing >> i) & 1))
+            continue;
+        if (out_finish(&out[i], &sh[tmpl].h, i, &el)) {
+            TARN_WARN("heal: cannot finish %s: %s", out[i].dst, strerror(errno));
+            hc->st->write_errors++;
+            out_abort(&out[i]);
+            continue;
+        }
+        hc->st->shards_rebuilt++;
+        TARN_INFO("heal: rebuilt shard %d of %s/%.*s on %s", i, hc->bucket, (int)hc->key_len,
+                  hc->key, hc->s->disk_dirs[l->disk[i]]);
+    }
+done:
+    for (int i = 0; i < n; i++) {
+        shard_close(&sh[i]);
+        free(blk[i]);
+        free(out[i].crc);
+        if (out[i].fd >= 0)
+            out_abort(&out[i]);
+    }
+    return rc;
+}
+
+int stor_heal(stor *s, stor_heal_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    heal_ctx hc = {.s = s, .st = st};
+    rocksdb_iterator_t *it = rocksdb_create_iterator(s->db, s->ropts);
+    if (!it)
+        return TARN_E_NOMEM;
+    const char prefix[2] = {STOR_FAM_VERSION, '/'};
+    int rc = 0;
+    for (rocksdb_iter_seek(it, prefix, 2); !rc && rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t klen, vlen;
+        const char *k = rocksdb_iter_key(it, &klen);
+        if (klen < 2 || memcmp(k, prefix, 2))
+            break;
+        /* "v/<bucket>\0<key>\0<seq 8>" */
+        const char *b = k + 2, *bend = memchr(b, 0, klen - 2);
+        char bucket[STOR_BUCKET_MAX + 1] = "?";
+        if (bend && (size_t)(bend - b) <= STOR_BUCKET_MAX) {
+            memcpy(bucket, b, (size_t)(bend - b));
+            bucket[bend - b] = 0;
+        }
+        hc.bucket = bucket;
+        hc.key = bend ? bend + 1 : "";
+        hc.key_len = bend && klen >= (size_t)(bend + 1 - k) + 9 ? klen - (size_t)(bend + 1 - k) - 9
+                                                                : 0;
+        const char *v = rocksdb_iter_value(it, &vlen);
+        stor_layout l;
+        if (stor__version_decode(v, vlen, NULL, NULL, &l, NULL)) {
+            st->unrecoverable++;
+            TARN_WARN("heal: %s/%.*s: unreadable version record", bucket, (int)hc.key_len,
+                      hc.key);
+            continue;
+        }
+        if (!l.data_id[0] || l.size == 0)
+            continue; /* a delete marker or an empty object: no shards */
+        st->objects++;
+        if (l.n_parts == 0) {
+            rc = heal_set(&hc, &l);
+            continue;
+        }
+        for (uint32_t i = 0; i < l.n_parts && !rc; i++) {
+            stor_layout pl;
+            if (stor__layout_part(&l, i, &pl, NULL)) {
+                st->unrecoverable++;
+                continue;
+            }
+            rc = heal_set(&hc, &pl);
+        }
+    }
+    char *err = NULL;
+    rocksdb_iter_get_error(it, &err);
+    if (err) {
+        TARN_ERROR("heal: reading the index: %s", err);
+        rocksdb_free(err);
+        rc = rc ? rc : TARN_E_IO;
+    }
+    rocksdb_iter_destroy(it);
+    erc_coder_destroy(hc.coder);
+    return rc;
+}
+
+/* ---- Disk status --------------------------------------------------------- */
+
+static void disk_check(const char *dir, int index, int n, const char *deployment,
+                       stor_disk_status *out)
+{
+    struct stat stt;
+    out->online = 0;
+    if (stat(dir, &stt)) {
+        snprintf(out->why, sizeof(out->why), "missing (%s)", strerror(errno));
+        return;
+    }
+    if (!S_ISDIR(stt.st_mode)) {
+        snprintf(out->why, sizeof(out->why), "not a directory");
+        return;
+    }
+    stor_format f;
+    int rc = stor__format_read(dir, &f);
+    if (rc) {
+        snprintf(out->why, sizeof(out->why), "%s",
+                 rc == TARN_E_NOT_FOUND ? "not formatted (no .tarn-format)"
+                                        : "unreadable format file");
+        return;
+    }
+    (void)n;
+    if (f.index != index || (deployment && strcmp(f.deployment, deployment))) {
+        snprintf(out->why, sizeof(out->why), "wrong format (disk %d of %d, deployment %s)",
+                 f.index, f.disks, f.deployment);
+        return;
+    }
+    /* Writable: create and remove a probe in tmp/ (no dot: a probe left
+     * behind by a crash is removed by the start-up sweep). */
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/tmp/probe-%ld", dir, (long)getpid());
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(out->why, sizeof(out->why), "tmp/ not writable (%s)", strerror(errno));
+        return;
+    }
+    close(fd);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/data", dir);
+    if (stat(path, &stt) || !S_ISDIR(stt.st_mode) || access(path, R_OK | W_OK | X_OK)) {
+        snprintf(out->why, sizeof(out->why), "data/ unusable");
+        return;
+    }
+    out->online = 1;
+    snprintf(out->why, sizeof(out->why), "ok");
+}
+
+int stor_disks_status(const char *const *dirs, int n, stor_disk_status *out)
+{
+    /* The deployment most format files name is the deployment. */
+    char dep[STOR_MAX_DISKS][33];
+    int best = -1, best_n = 0;
+    for (int i = 0; i < n && i < STOR_MAX_DISKS; i++) {
+        stor_format f;
+        dep[i][0] = 0;
+        if (!stor__format_read(dirs[i], &f))
+            memcpy(dep[i], f.deployment, 33);
+    }
+    for (int i = 0; i < n && i < STOR_MAX_DISKS; i++) {
+        int c = 0;
+        for (int j = 0; j < n && j < STOR_MAX_DISKS; j++)
+            c += dep[i][0] && !strcmp(dep[i], dep[j]);
+        if (c > best_n) {
+            best_n = c;
+            best = i;
+        }
+    }
+    int online = 0;
+    for (int i = 0; i < n; i++) {
+        disk_check(dirs[i], i, n, best >= 0 ? dep[best] : NULL, &out[i]);
+        online += out[i].online;
+    }
+    return online;
+}
