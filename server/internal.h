@@ -85,6 +85,11 @@ int srv_route_resolve(tarn_arena *a, const char *method, const char *host,
                       int has_copy_source, srv_route *out);
 /* The value of query parameter name (decoded), or NULL when absent. */
 const char *srv_route_query(const srv_route *r, const char *name);
+/* max-keys / max-parts / max-uploads: absent → SRV_LIST_MAX; a
+ * non-negative integer, capped at SRV_LIST_MAX (S3's page size); else
+ * TARN_E_INVALID_ARGUMENT. */
+#define SRV_LIST_MAX 1000
+int srv_route_query_limit(const srv_route *r, const char *name, int *out);
 
 /* ---- Requests ------------------------------------------------------------- */
 
@@ -220,6 +225,11 @@ srv_put_stream *srv_put_stream_create(srv_request *r);
 /* An srv_op.body hook: decode through r->body_reader into the put,
  * suspending r while storage is full (see srv_op.body). */
 size_t srv_put_stream_body(srv_request *r, const char *data, size_t n);
+/* stor_done_fn for stor_put_finish (arg = the request): 200 with the ETag
+ * and checksum header (object: also x-amz-checksum-type), or the error;
+ * then resume. */
+void srv_put_stream_done_object(void *arg, int rc);
+void srv_put_stream_done_part(void *arg, int rc);
 
 /* ---- Errors ---------------------------------------------------------------- */
 

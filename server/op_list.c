@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LIST_MAX_KEYS 1000
 
 typedef struct list_request {
     int v2;
@@ -49,19 +48,6 @@ static char *token_decode(tarn_arena *a, const char *token, size_t *len)
     return (char *)out;
 }
 
-static int max_keys_parse(const char *s, int *out)
-{
-    *out = LIST_MAX_KEYS;
-    if (!s)
-        return 0;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < 0)
-        return TARN_E_INVALID_ARGUMENT;
-    *out = v > LIST_MAX_KEYS ? LIST_MAX_KEYS : (int)v;
-    return 0;
-}
-
 static int list_request_parse(srv_request *r, int v2, list_request *lr)
 {
     memset(lr, 0, sizeof(*lr));
@@ -72,7 +58,7 @@ static int list_request_parse(srv_request *r, int v2, list_request *lr)
     if (enc && strcmp(enc, "url") != 0)
         return TARN_E_INVALID_ARGUMENT;
     lr->url_encode = enc != NULL;
-    if (max_keys_parse(srv_route_query(&r->route, "max-keys"), &lr->max_keys))
+    if (srv_route_query_limit(&r->route, "max-keys", &lr->max_keys))
         return TARN_E_INVALID_ARGUMENT;
     if (!v2) {
         lr->marker = srv_route_query(&r->route, "marker");

@@ -254,22 +254,6 @@ static int part_begin(srv_request *r)
     return rc;
 }
 
-static void part_done(void *arg, int rc)
-{
-    srv_request *r = arg;
-    if (rc) {
-        srv_respond_error(r, rc, NULL);
-    } else {
-        srv_respond(r, 200, NULL, NULL, 0);
-        srv_response_header(r, "ETag",
-                            tarn_arena_printf(r->arena, "\"%s\"", auth_body_etag(r->body_reader)));
-        if (auth_body_checksum_alg(r->body_reader) != AUTH_CK_NONE)
-            srv_response_header(r, auth_body_checksum_header(r->body_reader),
-                                auth_body_checksum_value(r->body_reader));
-    }
-    srv_request_resume(r);
-}
-
 static void part_run(srv_request *r)
 {
     srv_put_stream *ps = r->op_state;
@@ -278,7 +262,7 @@ static void part_run(srv_request *r)
     int alg = auth_body_checksum_alg(r->body_reader);
     if (alg != AUTH_CK_NONE)
         meta.checksum[alg - AUTH_CK_CRC32] = auth_body_checksum_value(r->body_reader);
-    int rc = stor_put_finish(ps->put, &meta, part_done, r);
+    int rc = stor_put_finish(ps->put, &meta, srv_put_stream_done_part, r);
     if (rc)
         srv_respond_error(r, rc, NULL);
     else

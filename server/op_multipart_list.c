@@ -9,21 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LIST_MAX 1000
-
-/* max-parts / max-uploads: a non-negative integer, capped at 1000. */
-static int max_parse(const char *s, int *out)
-{
-    *out = LIST_MAX;
-    if (!s)
-        return 0;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < 0)
-        return TARN_E_INVALID_ARGUMENT;
-    *out = v > LIST_MAX ? LIST_MAX : (int)v;
-    return 0;
-}
 
 static void owner_elems(srv_xml *x, const char *who)
 {
@@ -102,7 +87,7 @@ static void list_parts_run(srv_request *r)
     char *end = NULL;
     long marker = pm && *pm ? strtol(pm, &end, 10) : 0;
     int max = 0, rc = stor_bucket_name_valid(r->route.bucket) ? 0 : TARN_E_NO_SUCH_BUCKET;
-    if (!rc && ((end && *end) || marker < 0 || max_parse(srv_route_query(&r->route, "max-parts"),
+    if (!rc && ((end && *end) || marker < 0 || srv_route_query_limit(&r->route, "max-parts",
                                                          &max)))
         rc = TARN_E_INVALID_ARGUMENT;
     stor_upload u;
@@ -198,7 +183,7 @@ static int uploads_parse(srv_request *r, uploads_request *q)
     q->p.key_marker_len = q->p.key_marker ? strlen(q->p.key_marker) : 0;
     /* S3 ignores upload-id-marker without key-marker. */
     q->p.upload_id_marker = q->p.key_marker ? srv_route_query(&r->route, "upload-id-marker") : NULL;
-    return max_parse(srv_route_query(&r->route, "max-uploads"), &q->p.max_uploads);
+    return srv_route_query_limit(&r->route, "max-uploads", &q->p.max_uploads);
 }
 
 static void list_uploads_run(srv_request *r)

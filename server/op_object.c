@@ -82,24 +82,6 @@ static int put_begin(srv_request *r)
                           size, &ps->put);
 }
 
-static void put_done(void *arg, int rc)
-{
-    srv_request *r = arg;
-    if (rc) {
-        srv_respond_error(r, rc, NULL);
-    } else {
-        srv_respond(r, 200, NULL, NULL, 0);
-        srv_response_header(r, "ETag",
-                            tarn_arena_printf(r->arena, "\"%s\"", auth_body_etag(r->body_reader)));
-        if (auth_body_checksum_alg(r->body_reader) != AUTH_CK_NONE) {
-            srv_response_header(r, auth_body_checksum_header(r->body_reader),
-                                auth_body_checksum_value(r->body_reader));
-            srv_response_header(r, "x-amz-checksum-type", "FULL_OBJECT");
-        }
-    }
-    srv_request_resume(r);
-}
-
 static int put_meta_fill(srv_request *r, stor_object *meta)
 {
     memset(meta, 0, sizeof(*meta));
@@ -123,7 +105,7 @@ static void put_run(srv_request *r)
     stor_object meta;
     int rc = put_meta_fill(r, &meta);
     if (!rc)
-        rc = stor_put_finish(ps->put, &meta, put_done, r);
+        rc = stor_put_finish(ps->put, &meta, srv_put_stream_done_object, r);
     if (rc)
         srv_respond_error(r, rc, NULL);
     else

@@ -70,3 +70,26 @@ size_t srv_put_stream_body(srv_request *r, const char *data, size_t n)
         }
     }
 }
+
+/* The answer to a committed body: 200 with the ETag and, when a checksum
+ * was computed, its header (PutObject also names the checksum type). */
+static void put_stream_answer(srv_request *r, int rc, int with_type)
+{
+    if (rc) {
+        srv_respond_error(r, rc, NULL);
+    } else {
+        srv_respond(r, 200, NULL, NULL, 0);
+        srv_response_header(r, "ETag",
+                            tarn_arena_printf(r->arena, "\"%s\"", auth_body_etag(r->body_reader)));
+        if (auth_body_checksum_alg(r->body_reader) != AUTH_CK_NONE) {
+            srv_response_header(r, auth_body_checksum_header(r->body_reader),
+                                auth_body_checksum_value(r->body_reader));
+            if (with_type)
+                srv_response_header(r, "x-amz-checksum-type", "FULL_OBJECT");
+        }
+    }
+    srv_request_resume(r);
+}
+
+void srv_put_stream_done_object(void *arg, int rc) { put_stream_answer(arg, rc, 1); }
+void srv_put_stream_done_part(void *arg, int rc) { put_stream_answer(arg, rc, 0); }

@@ -9,6 +9,7 @@
  */
 #include "server/internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -55,6 +56,20 @@ const char *srv_route_query(const srv_route *r, const char *name)
         if (strcmp(r->query[i].name, name) == 0)
             return r->query[i].value;
     return NULL;
+}
+
+int srv_route_query_limit(const srv_route *r, const char *name, int *out)
+{
+    const char *s = srv_route_query(r, name);
+    *out = SRV_LIST_MAX;
+    if (!s)
+        return 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < 0)
+        return TARN_E_INVALID_ARGUMENT;
+    *out = v > SRV_LIST_MAX ? SRV_LIST_MAX : (int)v;
+    return 0;
 }
 
 static int parse_query(tarn_arena *a, const char *raw, srv_route *out)
