@@ -1,5 +1,5 @@
 /*
- * admin.c — `tarn heal`, `tarn scrub`, `tarn disks`: offline maintenance
+ * admin.c — `tarn heal`, `tarn scrub`, `tarn disks`, `tarn rebuild-meta`: offline maintenance
  * on the store of a stopped server (heal and scrub open RocksDB, which a
  * running server holds locked). They take the storage flags of
  * `tarn server` through srv_config_load. docs/durability.md.
@@ -7,8 +7,11 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/stat.h>
 
 #include "common/common.h"
 #include "server/server.h"
@@ -16,12 +19,21 @@
 
 int srv_admin_is_command(const char *name)
 {
-    return !strcmp(name, "heal") || !strcmp(name, "scrub") || !strcmp(name, "disks");
+    return !strcmp(name, "heal") || !strcmp(name, "scrub") || !strcmp(name, "disks") ||
+           !strcmp(name, "rebuild-meta");
 }
 
 static void usage(FILE *out, const char *cmd)
 {
-    if (!strcmp(cmd, "disks"))
+    if (!strcmp(cmd, "rebuild-meta"))
+        fprintf(out, "usage: tarn rebuild-meta --data DIR (or --disks D1,... --meta DIR) [--force]\n"
+                     "  With the server stopped: rebuild the metadata index (buckets, keys,\n"
+                     "  versions, metadata, ETags) from the shard headers on the disks.\n"
+                     "  Refuses if the meta folder exists and is not empty; --force moves it\n"
+                     "  aside to <meta>.old-<unix time> first. Multipart objects are not\n"
+                     "  rebuilt yet (counted). Buckets are owned by the configured access key.\n"
+                     "  Exit 0 when every shard set was rebuilt, 1 when some were skipped, 2 on errors.\n");
+    else if (!strcmp(cmd, "disks"))
         fprintf(out, "usage: tarn disks --data DIR (or --disks D1,... --meta DIR)\n"
                      "  Print every disk folder as online or offline (and why). Safe while\n"
                      "  the server runs. Exit 0 while the quorum holds (at most m offline), 1 if not.\n");
@@ -80,10 +92,55 @@ static int run_heal(const srv_config *cfg, const char *cmd)
     return st.unrecoverable || st.write_errors ? 1 : 0;
 }
 
+static int run_rebuild(const srv_config *cfg, int force)
+{
+    struct stat sb;
+    if (stat(cfg->meta_dir, &sb) == 0 && force) {
+        char old[sizeof(cfg->meta_dir) + 32];
+        snprintf(old, sizeof(old), "%s.old-%lld", cfg->meta_dir, (long long)time(NULL));
+        if (rename(cfg->meta_dir, old)) {
+            fprintf(stderr, "tarn rebuild-meta: cannot move %s aside: %s\n", cfg->meta_dir,
+                    strerror(errno));
+            return 2;
+        }
+        printf("rebuild-meta: moved %s to %s\n", cfg->meta_dir, old);
+    }
+    stor_config sc = {.meta_dir = cfg->meta_dir,
+                      .disk_dirs = (const char *const *)cfg->disks,
+                      .n_disks = cfg->n_disks,
+                      .k = cfg->ec_k,
+                      .m = cfg->ec_m,
+                      .multipart_expiry_sec = (int64_t)cfg->multipart_expiry_hours * 3600};
+    stor_rebuild_stats st;
+    const char *detail = NULL;
+    int rc = stor_rebuild_meta(&sc, cfg->access_key, &st, &detail);
+    if (rc) {
+        fprintf(stderr, "tarn rebuild-meta: %s (%s)%s\n", detail ? detail : "",
+                tarn_err_name(rc),
+                detail && strstr(detail, "not empty") ? " — --force moves it aside" : "");
+        return 2;
+    }
+    printf("rebuild-meta: %" PRIu64 " shard files read (%" PRIu64 " usable, %" PRIu64
+           " skipped); %" PRIu64 " data ids: %" PRIu64 " buckets, %" PRIu64
+           " objects rebuilt, %" PRIu64 " older versions queued for GC, %" PRIu64
+           " with fewer than k shards, %" PRIu64 " multipart parts not rebuilt\n",
+           st.files, st.shards, st.bad, st.sets, st.buckets, st.objects, st.superseded,
+           st.too_few, st.parts);
+    return st.bad || st.too_few || st.parts ? 1 : 0;
+}
+
 int srv_admin_main(int argc, char **argv)
 {
     const char *cmd = argv[0];
+    int force = 0;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(cmd, "rebuild-meta") && !strcmp(argv[i], "--force")) {
+            force = 1; /* ours, not a config flag: drop it */
+            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(*argv));
+            argc--;
+            i--;
+            continue;
+        }
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout, cmd);
             return 0;
@@ -104,7 +161,9 @@ int srv_admin_main(int argc, char **argv)
         return 2;
     }
     tarn_log_level = cfg.log_level;
-    int status = !strcmp(cmd, "disks") ? run_disks(&cfg) : run_heal(&cfg, cmd);
+    int status = !strcmp(cmd, "disks")          ? run_disks(&cfg)
+                 : !strcmp(cmd, "rebuild-meta") ? run_rebuild(&cfg, force)
+                                                : run_heal(&cfg, cmd);
     srv_config_free(&cfg);
     return status;
 }

@@ -152,6 +152,41 @@ static int set_mp_expiry(srv_config *cfg, const char *v)
     return parse_int(v, 1, 24 * 3650, &cfg->multipart_expiry_hours);
 }
 
+/* A duration: seconds, or with a suffix s, m, h, d ("1h", "7d"). */
+static int parse_duration(const char *value, int64_t lo, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    int64_t mul = 1;
+    if (errno || end == value || v < 0)
+        return -1;
+    if (*end == 's')
+        end++;
+    else if (*end == 'm')
+        mul = 60, end++;
+    else if (*end == 'h')
+        mul = 3600, end++;
+    else if (*end == 'd')
+        mul = 86400, end++;
+    if (*end || v > 3650LL * 86400 / mul || (v > 0 && v * mul < lo))
+        return -1;
+    *out = (int64_t)v * mul;
+    return 0;
+}
+static int set_heal_interval(srv_config *cfg, const char *v)
+{
+    return parse_duration(v, 1, &cfg->heal_interval_sec);
+}
+static int set_scrub_interval(srv_config *cfg, const char *v)
+{
+    return parse_duration(v, 1, &cfg->scrub_interval_sec);
+}
+static int set_heal_rate(srv_config *cfg, const char *v)
+{
+    return parse_int(v, 1, 1 << 20, &cfg->heal_rate_mib_s);
+}
+
 static int set_log_level(srv_config *cfg, const char *v)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};
@@ -182,6 +217,12 @@ static const struct setting settings[] = {
     {"storage", "ec", "TARN_EC", set_ec, "erasure coding K+M"},
     {"storage", "multipart_expiry_hours", "TARN_MULTIPART_EXPIRY_HOURS", set_mp_expiry,
      "hours after which an unfinished multipart upload is removed"},
+    {"storage", "heal_interval", "TARN_HEAL_INTERVAL", set_heal_interval,
+     "background heal pass every N seconds (or 30m, 1h, 1d); 0 = no background healer"},
+    {"storage", "heal_rate_mib_s", "TARN_HEAL_RATE_MIB_S", set_heal_rate,
+     "MiB/s the background heal rebuilds and the scrub verifies, at most"},
+    {"storage", "scrub_interval", "TARN_SCRUB_INTERVAL", set_scrub_interval,
+     "background scrub (verify every block) every N seconds (or 12h, 7d); 0 = off"},
     {"credentials", "access_key", "TARN_ACCESS_KEY", set_access, "access key id"},
     {"credentials", "secret_key", "TARN_SECRET_KEY", set_secret, "secret access key"},
 };
@@ -339,6 +380,9 @@ static void config_defaults(srv_config *cfg)
     cfg->conn_memory_kib = 256;
     cfg->log_level = TARN_LOG_INFO;
     cfg->multipart_expiry_hours = 24 * 7;
+    cfg->heal_interval_sec = 3600;
+    cfg->heal_rate_mib_s = 64;
+    cfg->scrub_interval_sec = 7 * 24 * 3600;
 }
 
 /* --data DIR (default ./data when no --disks) means DIR/disk1..N, DIR/meta. */

@@ -488,7 +488,10 @@ static int open_store(const srv_config *cfg, stor **out)
                       .n_disks = cfg->n_disks,
                       .k = cfg->ec_k,
                       .m = cfg->ec_m,
-                      .multipart_expiry_sec = (int64_t)cfg->multipart_expiry_hours * 3600};
+                      .multipart_expiry_sec = (int64_t)cfg->multipart_expiry_hours * 3600,
+                      .heal_interval_sec = cfg->heal_interval_sec,
+                      .scrub_interval_sec = cfg->scrub_interval_sec,
+                      .heal_rate_mib_s = cfg->heal_rate_mib_s};
     const char *detail = NULL;
     int rc = stor_open(&sc, out, &detail);
     if (rc)

@@ -14,6 +14,8 @@ static void usage(FILE *out)
     fprintf(out, "usage: tarn server [options]   run the S3 server (tarn server --help)\n"
                  "       tarn heal|scrub [--data DIR]   rebuild damaged shards (server stopped)\n"
                  "       tarn disks [--data DIR]        disk folders online/offline\n"
+                 "       tarn rebuild-meta [--data DIR] [--force]   rebuild the lost metadata\n"
+                 "                                      index from the shard headers (server stopped)\n"
                  "       tarn version\n");
 }
 

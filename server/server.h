@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define SRV_MAX_DISKS 64
@@ -34,6 +35,9 @@ typedef struct srv_config {
     int conn_memory_kib;          /* per-connection buffer, KiB */
     int log_level;                /* TARN_LOG_* */
     int multipart_expiry_hours;   /* abandoned multipart uploads are removed after this */
+    int64_t heal_interval_sec;    /* background heal pass period, 0 = no healer */
+    int heal_rate_mib_s;          /* heal/scrub rate limit, MiB/s */
+    int64_t scrub_interval_sec;   /* background scrub period, 0 = off */
 } srv_config;
 
 /*

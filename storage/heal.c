@@ -13,8 +13,10 @@
  * written to <disk>/tmp/<data_id>.heal, fdatasynced, renamed to
  * <disk>/data/<id[0:2]>/<data_id>, and the directories fsynced. A crash
  * mid-heal leaves a ".heal" file in tmp/, which the start-up sweep removes
- * (not a data id). Plain blocking I/O: this runs with the server stopped,
- * on the calling thread.
+ * (not a data id). Plain blocking I/O on the calling thread: `tarn heal`
+ * with the server stopped, or the background healer (heal_bg.c) with a
+ * live walk (stor_heal_walk: data ids held and re-checked, rate-limited,
+ * headers only for a heal pass).
  */
 #include "storage/object_internal.h"
 
@@ -32,6 +34,8 @@
 typedef struct heal_ctx {
     stor *s;
     stor_heal_stats *st;
+    const stor_heal_walk *w; /* NULL: offline, verify everything */
+    int stop;                /* the pace hook asked to stop */
     erc_coder *coder;
     int ck, cm;
     const char *bucket, *key; /* for the log */
@@ -215,13 +219,39 @@ static void out_abort(heal_out *o)
     o->fd = -1;
 }
 
+/* Account bytes against the rate limit; 1 when the walk must stop. */
+static int pace(heal_ctx *hc, uint64_t bytes)
+{
+    if (hc->stop)
+        return 1;
+    if (hc->w && hc->w->pace && bytes && hc->w->pace(hc->w->arg, bytes))
+        hc->stop = 1;
+    return hc->stop;
+}
+
+/* Live store: write to a disk only while it carries this deployment's
+ * format file at its position (a folder removed under a running server is
+ * not re-created by a heal; the next start formats it). */
+static int disk_writable(heal_ctx *hc, int disk)
+{
+    stor_format f;
+    if (!hc->w || !hc->w->live)
+        return 1;
+    return !stor__format_read(hc->s->disk_dirs[disk], &f) && f.index == disk &&
+           !strcmp(f.deployment, hc->s->deployment);
+}
+
 static void log_set(heal_ctx *hc, const stor_layout *l, const char *what)
 {
     TARN_WARN("heal: %s/%.*s (data %s): %s", hc->bucket, (int)hc->key_len, hc->key, l->data_id,
               what);
 }
 
-/* Check one shard set and rebuild what is damaged. */
+static int heal_set_run(heal_ctx *hc, const stor_layout *l, const erc_layout *elp);
+
+/* Check one shard set and rebuild what is damaged. A live walk holds the
+ * data id (GC leaves held ids alone) and skips it unless it is still
+ * referenced, so a heal never resurrects collected data. */
 static int heal_set(heal_ctx *hc, const stor_layout *l)
 {
     int n = l->k + l->m;
@@ -236,6 +266,20 @@ static int heal_set(heal_ctx *hc, const stor_layout *l)
     }
     if (el.stripes == 0)
         return 0;
+    if (!hc->w || !hc->w->live)
+        return heal_set_run(hc, l, &el);
+    stor__data_hold(hc->s, l->data_id);
+    int rc = stor__data_referenced(hc->s, l->data_id) == 1 ? heal_set_run(hc, l, &el) : 0;
+    stor__data_release(hc->s, l->data_id);
+    return rc;
+}
+
+static int heal_set_run(heal_ctx *hc, const stor_layout *l, const erc_layout *elp)
+{
+    int n = l->k + l->m;
+    erc_layout el = *elp;
+    int verify = !hc->w || hc->w->verify;
+    const char *why[STOR_MAX_SHARDS] = {0};
     hc->st->sets++;
     if (!hc->coder || hc->ck != l->k || hc->cm != l->m) {
         erc_coder_destroy(hc->coder);
@@ -256,8 +300,10 @@ static int heal_set(heal_ctx *hc, const stor_layout *l)
         out[i].fd = -1;
         shard_open(hc, l, &el, i, &sh[i]);
         hc->st->shards_checked++;
-        if (!sh[i].hdr_ok)
+        if (!sh[i].hdr_ok) {
             rebuild |= 1u << i;
+            why[i] = sh[i].fd < 0 ? "shard missing" : "bad shard header";
+        }
         else if (tmpl < 0)
             tmpl = i;
         if (!(blk[i] = malloc(l->block_size))) {
@@ -265,14 +311,24 @@ static int heal_set(heal_ctx *hc, const stor_layout *l)
             goto done;
         }
     }
-    /* Pass 1: verify every block of every shard with a good header. */
-    for (uint64_t s = 0; s < el.stripes; s++) {
-        uint32_t good = stripe_read(&el, sh, all & ~rebuild, s, blk, hc);
-        uint32_t bad = all & ~rebuild & ~good;
+    /* Pass 1: verify every block of every shard with a good header (a
+     * live heal walk checks headers only; scrub and the offline walk
+     * verify). */
+    for (uint64_t s = 0; verify && s < el.stripes; s++) {
+        uint32_t mask = all & ~rebuild;
+        uint32_t good = stripe_read(&el, sh, mask, s, blk, hc);
+        uint32_t bad = mask & ~good;
         if (bad) {
             hc->st->blocks_bad += (uint64_t)__builtin_popcount(bad);
             rebuild |= bad;
+            for (int i = 0; i < n; i++)
+                if ((bad >> i) & 1)
+                    why[i] = "block checksum mismatch";
         }
+        uint64_t bytes = (uint64_t)erc_layout_block_len(&el, s) * (uint64_t)__builtin_popcount(mask);
+        hc->st->bytes_verified += bytes;
+        if (pace(hc, bytes))
+            goto done;
     }
     if (!rebuild)
         goto done;
@@ -286,6 +342,10 @@ static int heal_set(heal_ctx *hc, const stor_layout *l)
     uint32_t writing = 0;
     for (int i = 0; i < n; i++)
         if ((rebuild >> i) & 1) {
+            if (l->disk[i] >= hc->s->n_disks || !disk_writable(hc, l->disk[i])) {
+                hc->st->write_errors++; /* disk offline: a later walk retries */
+                continue;
+            }
             if (out_open(hc, l, i, &out[i], el.stripes)) {
                 TARN_WARN("heal: cannot write %s: %s", out[i].tmp, strerror(errno));
                 hc->st->write_errors++;
@@ -325,6 +385,18 @@ static int heal_set(heal_ctx *hc, const stor_layout *l)
                 writing &= ~(1u << i);
             }
         }
+        if (writing && pace(hc, (uint64_t)L * (uint64_t)__builtin_popcount(writing))) {
+            for (int i = 0; i < n; i++)
+                out_abort(&out[i]);
+            writing = 0;
+        }
+    }
+    /* Live: the id may have been unlinked while it was rebuilt (the hold
+     * keeps GC from removing its files meanwhile); then no rename. */
+    if (writing && hc->w && hc->w->live && stor__data_referenced(hc->s, l->data_id) != 1) {
+        for (int i = 0; i < n; i++)
+            out_abort(&out[i]);
+        writing = 0;
     }
     for (int i = 0; i < n; i++) {
         if (!((writing >> i) & 1))
@@ -336,7 +408,8 @@ static int heal_set(heal_ctx *hc, const stor_layout *l)
             continue;
         }
         hc->st->shards_rebuilt++;
-        TARN_INFO("heal: rebuilt shard %d of %s/%.*s on %s", i, hc->bucket, (int)hc->key_len,
+        TARN_INFO("heal: healed data %s shard %d on disk %d: %s (%s/%.*s, %s)", l->data_id, i,
+                  l->disk[i], why[i] ? why[i] : "damaged", hc->bucket, (int)hc->key_len,
                   hc->key, hc->s->disk_dirs[l->disk[i]]);
     }
 done:
@@ -350,16 +423,46 @@ done:
     return rc;
 }
 
-int stor_heal(stor *s, stor_heal_stats *st)
+/* Heal one version record's shard sets (all of them, or only the one
+ * named only_id). 0 or TARN_E_NOMEM. */
+static int heal_version(heal_ctx *hc, const char *v, size_t vlen, const char *only_id)
+{
+    stor_layout l;
+    if (stor__version_decode(v, vlen, NULL, NULL, &l, NULL)) {
+        hc->st->unrecoverable++;
+        TARN_WARN("heal: %s/%.*s: unreadable version record", hc->bucket, (int)hc->key_len,
+                  hc->key);
+        return 0;
+    }
+    if (!l.data_id[0] || l.size == 0)
+        return 0; /* a delete marker or an empty object: no shards */
+    hc->st->objects++;
+    if (l.n_parts == 0)
+        return only_id && strcmp(only_id, l.data_id) ? 0 : heal_set(hc, &l);
+    int rc = 0;
+    for (uint32_t i = 0; i < l.n_parts && !rc && !hc->stop; i++) {
+        stor_layout pl;
+        if (stor__layout_part(&l, i, &pl, NULL)) {
+            hc->st->unrecoverable++;
+            continue;
+        }
+        if (!only_id || !strcmp(only_id, pl.data_id))
+            rc = heal_set(hc, &pl);
+    }
+    return rc;
+}
+
+int stor__heal_walk(stor *s, const stor_heal_walk *w, stor_heal_stats *st)
 {
     memset(st, 0, sizeof(*st));
-    heal_ctx hc = {.s = s, .st = st};
+    heal_ctx hc = {.s = s, .st = st, .w = w};
     rocksdb_iterator_t *it = rocksdb_create_iterator(s->db, s->ropts);
     if (!it)
         return TARN_E_NOMEM;
     const char prefix[2] = {STOR_FAM_VERSION, '/'};
     int rc = 0;
-    for (rocksdb_iter_seek(it, prefix, 2); !rc && rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+    for (rocksdb_iter_seek(it, prefix, 2); !rc && !hc.stop && rocksdb_iter_valid(it);
+         rocksdb_iter_next(it)) {
         size_t klen, vlen;
         const char *k = rocksdb_iter_key(it, &klen);
         if (klen < 2 || memcmp(k, prefix, 2))
@@ -376,28 +479,7 @@ int stor_heal(stor *s, stor_heal_stats *st)
         hc.key_len = bend && klen >= (size_t)(bend + 1 - k) + 9 ? klen - (size_t)(bend + 1 - k) - 9
                                                                 : 0;
         const char *v = rocksdb_iter_value(it, &vlen);
-        stor_layout l;
-        if (stor__version_decode(v, vlen, NULL, NULL, &l, NULL)) {
-            st->unrecoverable++;
-            TARN_WARN("heal: %s/%.*s: unreadable version record", bucket, (int)hc.key_len,
-                      hc.key);
-            continue;
-        }
-        if (!l.data_id[0] || l.size == 0)
-            continue; /* a delete marker or an empty object: no shards */
-        st->objects++;
-        if (l.n_parts == 0) {
-            rc = heal_set(&hc, &l);
-            continue;
-        }
-        for (uint32_t i = 0; i < l.n_parts && !rc; i++) {
-            stor_layout pl;
-            if (stor__layout_part(&l, i, &pl, NULL)) {
-                st->unrecoverable++;
-                continue;
-            }
-            rc = heal_set(&hc, &pl);
-        }
+        rc = heal_version(&hc, v, vlen, NULL);
     }
     char *err = NULL;
     rocksdb_iter_get_error(it, &err);
@@ -407,6 +489,56 @@ int stor_heal(stor *s, stor_heal_stats *st)
         rc = rc ? rc : TARN_E_IO;
     }
     rocksdb_iter_destroy(it);
+    erc_coder_destroy(hc.coder);
+    return rc;
+}
+
+int stor_heal(stor *s, stor_heal_stats *st) { return stor__heal_walk(s, NULL, st); }
+
+int stor__heal_data(stor *s, const stor_heal_walk *w, const char *data_id, stor_heal_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    heal_ctx hc = {.s = s, .st = st, .w = w};
+    stor_key k;
+    char *val = NULL, *ver = NULL;
+    size_t len = 0, vlen = 0;
+    if (stor__key_data(&k, data_id))
+        return TARN_E_NOT_FOUND;
+    int rc = stor__db_get(s, &k, &val, &len);
+    if (rc)
+        return rc;
+    /* "d/<id>": bucket, key and seq name the version (an upload's part
+     * not yet completed has none: TARN_E_NOT_FOUND, the walk skips it). */
+    char bucket[STOR_BUCKET_MAX + 1] = "";
+    const char *key = NULL;
+    size_t key_len = 0;
+    uint64_t seq = 0;
+    int have_seq = 0;
+    stor_rec_reader r;
+    stor_rec_field f;
+    if (stor__rec_open(&r, val, len) == 0)
+        while (stor__rec_next(&r, &f) == 1) {
+            if (f.tag == STOR_DT_BUCKET && f.n <= STOR_BUCKET_MAX) {
+                memcpy(bucket, f.p, f.n);
+                bucket[f.n] = 0;
+            } else if (f.tag == STOR_DT_KEY) {
+                key = (const char *)f.p;
+                key_len = f.n;
+            } else if (f.tag == STOR_DT_SEQ && !stor__rec_field_u64(&f, &seq)) {
+                have_seq = 1;
+            }
+        }
+    rc = TARN_E_NOT_FOUND;
+    if (bucket[0] && key && have_seq && !stor__key_version(&k, bucket, key, key_len, seq))
+        rc = stor__db_get(s, &k, &ver, &vlen);
+    if (!rc) {
+        hc.bucket = bucket;
+        hc.key = key;
+        hc.key_len = key_len;
+        rc = heal_version(&hc, ver, vlen, data_id);
+        rocksdb_free(ver);
+    }
+    rocksdb_free(val);
     erc_coder_destroy(hc.coder);
     return rc;
 }

@@ -258,6 +258,9 @@ struct stor {
      * those older than mp_expiry_sec every so often (gc_mu). */
     int64_t mp_expiry_sec;
     uint64_t mp_next_expire_ns;
+
+    /* The background healer (heal_bg.c); NULL when off. */
+    struct stor_heal_bg *hbg;
 };
 
 /* ---- Commit thread -------------------------------------------------------
@@ -438,5 +441,33 @@ void stor__data_relpath(const char *data_id, char *out);
  * referenced tmp/ files into data/, delete the rest. Called by stor_open
  * once the index is readable. 0, or TARN_E_IO with *detail. */
 int stor__sweep(stor *s, const char **detail);
+
+/* ---- Heal walks (heal.c) and the background healer (heal_bg.c) ----------- */
+
+typedef struct stor_heal_walk {
+    int live;   /* a running store: hold each data id, heal only referenced
+                 * ones, re-check before the rename, write only to disks
+                 * that carry their format file */
+    int verify; /* read and verify every block (scrub); 0: headers only */
+    /* Called with bytes verified (pass 1) or rebuilt (pass 2); may sleep
+     * for the rate limit; nonzero stops the walk. NULL: no limit. */
+    int (*pace)(void *arg, uint64_t bytes);
+    void *arg;
+} stor_heal_walk;
+
+/* stor_heal with options (w NULL: offline, verify everything). */
+int stor__heal_walk(stor *s, const stor_heal_walk *w, stor_heal_stats *st);
+/* Heal the shard set of one committed data id (found through "d/<id>").
+ * 0, TARN_E_NOT_FOUND (not committed, or an uncompleted part),
+ * TARN_E_IO, TARN_E_NOMEM. */
+int stor__heal_data(stor *s, const stor_heal_walk *w, const char *data_id,
+                    stor_heal_stats *st);
+/* Start the healer thread when cfg asks for it (stor_open, after the
+ * sweep). 0 or TARN_E_NOMEM. */
+int stor__heal_bg_start(stor *s, const stor_config *cfg);
+/* Stop and join it (stor_close, before the commit thread stops). */
+void stor__heal_bg_stop(stor *s);
+/* Queue data_id for a heal soon (any thread; a no-op when off). */
+void stor__heal_bg_note(stor *s, const char *data_id);
 
 #endif

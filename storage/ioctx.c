@@ -129,6 +129,7 @@ void stor__io_heal_note(stor_ioctx *io, const char *data_id, int shard, const ch
 {
     io->st.heal_events++;
     TARN_WARN("storage: data %s shard %d: %s (to heal)", data_id, shard, why);
+    stor__heal_bg_note(io->s, data_id);
 }
 
 void stor__io_count_dropped(stor_ioctx *io) { io->st.shards_dropped++; }

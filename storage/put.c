@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 enum op_kind { OP_OPEN, OP_WRITE, OP_HDR, OP_FSYNC, OP_DIRSYNC, OP_RENAME, OP_MKDIR, OP_UNLINK };
@@ -625,7 +626,9 @@ static int put_alloc(stor_ioctx *io, const char *bucket, const char *key, size_t
     if (rc)
         return rc;
     p->buf_bytes = (size_t)p->n * p->lay.block_size;
-    p->hdr_len = erc_shard_header_len(strlen(bucket), key_len, 32, 0, p->el.stripes);
+    /* Room for the rebuild record (headers_build fills the padding). */
+    p->hdr_len = erc_shard_header_len(strlen(bucket), key_len, 32, STOR_SHARD_META_MIN,
+                                      p->el.stripes);
     p->coder = stor__io_coder(io, k, m);
     p->key = malloc(key_len + 1);
     p->crc = calloc((size_t)p->n, p->el.stripes * 4 + 1);
@@ -711,10 +714,55 @@ static int meta_copy(stor_put *p, const stor_object *in)
     return 0;
 }
 
+/* The meta blob of every shard header (storage.h, "Metadata rebuild"):
+ * the version record as it will be committed, minus the identity, plus
+ * the time and, for a part, its upload and number. It takes all the room
+ * the header has before its padding, so header_len stays what the blocks
+ * were written after. A record that does not fit is left out. */
+static unsigned char *meta_blob(stor_put *p, size_t *len)
+{
+    size_t fixed = ERC_SHARD_FIXED_LEN + strlen(p->bucket) + p->key_len + 32 +
+                   4 * (size_t)p->el.stripes + 4;
+    size_t room = p->hdr_len > fixed ? p->hdr_len - fixed : 0;
+    if (room > ERC_META_MAX)
+        room = ERC_META_MAX;
+    unsigned char *blob = room >= 4 ? calloc(1, room) : NULL;
+    if (!blob)
+        return NULL;
+    tarn_buf rec = {0};
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int rc = stor__version_encode(&rec, &p->meta, &p->lay);
+    if (!rc)
+        rc = stor__rec_i64(&rec, STOR_SHARD_META_TIME, ms);
+    if (!rc && p->part)
+        rc = stor__rec_str(&rec, STOR_SHARD_META_UPLOAD, p->upload_id);
+    if (!rc && p->part)
+        rc = stor__rec_u64(&rec, STOR_SHARD_META_PART, p->part);
+    if (!rc && rec.len + 4 <= room) {
+        uint32_t n = (uint32_t)rec.len;
+        for (int b = 0; b < 4; b++)
+            blob[b] = (unsigned char)(n >> (8 * b));
+        memcpy(blob + 4, rec.data, rec.len);
+    } else {
+        TARN_WARN("storage: put %s: metadata record (%zu bytes) does not fit the shard "
+                  "header (%zu): this object cannot be rebuilt by rebuild-meta",
+                  p->lay.data_id, rec.len, room);
+    }
+    tarn_buf_free(&rec);
+    *len = room;
+    return blob;
+}
+
 /* Every shard's header, now that every block's checksum is known. */
 static int headers_build(stor_put *p)
 {
     if (posix_memalign((void **)&p->hdr, ERC_BLOCK_ALIGN, (size_t)p->n * p->hdr_len))
+        return TARN_E_NOMEM;
+    size_t meta_len = 0;
+    unsigned char *meta = meta_blob(p, &meta_len);
+    if (!meta)
         return TARN_E_NOMEM;
     for (int i = 0; i < p->n; i++) {
         erc_shard_header h = {
@@ -722,11 +770,15 @@ static int headers_build(stor_put *p)
             .block_size = p->lay.block_size, .object_size = p->lay.size,
             .stripes = p->el.stripes, .bucket = p->bucket, .bucket_len = strlen(p->bucket),
             .key = p->key, .key_len = p->key_len, .version_id = p->lay.data_id,
-            .version_id_len = 32, .crc_table = p->crc + (size_t)i * p->el.stripes * 4};
+            .version_id_len = 32, .meta = meta, .meta_len = meta_len,
+            .part_number = p->part, .crc_table = p->crc + (size_t)i * p->el.stripes * 4};
         int rc = erc_shard_header_encode(&h, p->hdr + (size_t)i * p->hdr_len, p->hdr_len, NULL);
-        if (rc)
+        if (rc) {
+            free(meta);
             return rc;
+        }
     }
+    free(meta);
     return 0;
 }
 

@@ -29,6 +29,16 @@ typedef struct stor_config {
     /* Multipart uploads not completed or aborted within this many seconds
      * are aborted by the GC thread (stor_multipart_expire); 0: 7 days. */
     int64_t multipart_expiry_sec;
+    /* The background healer (heal_bg.c). heal_interval_sec: every this
+     * many seconds it walks every version and rebuilds missing shards, and
+     * it heals the objects degraded reads and puts noted soon after; 0: no
+     * healer (the offline commands and tests leave it so). scrub_interval_sec:
+     * every this many seconds it verifies every block and heals bad ones;
+     * 0: no scrub. heal_rate_mib_s: rebuilt (heal) or verified (scrub)
+     * bytes per second at most; 0: 64. */
+    int64_t heal_interval_sec;
+    int64_t scrub_interval_sec;
+    int heal_rate_mib_s;
 } stor_config;
 
 /*
@@ -389,6 +399,7 @@ typedef struct stor_heal_stats {
     uint64_t shards_rebuilt; /* shard files rewritten */
     uint64_t unrecoverable;  /* shard sets that could not be rebuilt (or read) */
     uint64_t write_errors;   /* rebuilt shards that could not be written */
+    uint64_t bytes_verified; /* block bytes read and verified */
 } stor_heal_stats;
 
 /* Walk every version (and every part of completed multipart versions),
@@ -398,6 +409,17 @@ typedef struct stor_heal_stats {
  * are this one walk. 0, TARN_E_NOMEM, TARN_E_IO (reading the index); the
  * per-shard outcome is in *st. Not while a server runs on the store. */
 int stor_heal(stor *s, stor_heal_stats *st);
+
+/* The background healer's counters since the store opened (all zero when
+ * it is off). Thread-safe. */
+typedef struct stor_heal_bg_stats {
+    uint64_t healed;          /* shard files rebuilt */
+    uint64_t unrecoverable;   /* shard sets that could not be rebuilt */
+    uint64_t scrubbed_bytes;  /* block bytes verified by scrub passes */
+    uint64_t queued;          /* data ids noted by reads and puts */
+    uint64_t heal_passes, scrub_passes; /* walks completed */
+} stor_heal_bg_stats;
+void stor_heal_bg_stats_get(stor *s, stor_heal_bg_stats *out);
 
 typedef struct stor_disk_status {
     int online;
@@ -409,5 +431,48 @@ typedef struct stor_disk_status {
  * writable, data/ unusable. out[i] for dirs[i]; returns how many are
  * online. */
 int stor_disks_status(const char *const *dirs, int n, stor_disk_status *out);
+
+/* ---- Metadata rebuild (rebuild.c; docs/durability.md) ---------------------
+ *
+ * Every shard header's opaque meta blob (docs/erasure.md) carries what the
+ * index would hold for the shard set: [u32 LE record length][record][zero
+ * padding]. The record is the version record as stor__version_encode
+ * writes it (the caller's meta and the layout, docs/metadata.md) plus the
+ * STOR_SHARD_META_* fields below (tags the version decoder skips). The
+ * blob fills the header's padding, at least STOR_SHARD_META_MIN bytes, so
+ * its size is fixed when the put begins; a record that does not fit is
+ * left out (length 0) and the shard set is not rebuildable. */
+#define STOR_SHARD_META_MIN 3072
+enum {
+    STOR_SHARD_META_TIME = 80,   /* unix ms at finish (the version's mtime on rebuild) */
+    STOR_SHARD_META_UPLOAD = 81, /* a multipart part: its upload id */
+    STOR_SHARD_META_PART = 82,   /* ... and its part number */
+};
+
+typedef struct stor_rebuild_stats {
+    uint64_t files;          /* shard files looked at under data/ */
+    uint64_t shards;         /* with a good header and a meta record */
+    uint64_t bad;            /* unreadable, bad header, or no meta record */
+    uint64_t sets;           /* distinct data ids */
+    uint64_t buckets;        /* buckets recreated */
+    uint64_t objects;        /* keys whose head was rebuilt */
+    uint64_t superseded;     /* older data ids of a rebuilt key: queued for GC */
+    uint64_t too_few;        /* data ids with fewer than k shards: skipped */
+    uint64_t parts;          /* multipart part data ids: not rebuilt (yet) */
+} stor_rebuild_stats;
+
+/* Rebuild the metadata index of a store from its shard headers. cfg as
+ * for stor_open; cfg->meta_dir must not exist or be empty. Creates it,
+ * with the deployment id of the disks' format files, then reads every
+ * <disk>/data/xx/<id> header (tmp/ is never committed data and is left
+ * to the start-up sweep), groups the shards by data id and, for each id
+ * with at least k good shards, recreates its bucket (owner: owner) and
+ * commits its version as the key's head; when several ids claim one key,
+ * the newest time wins and the others are queued for GC. Multipart parts
+ * are counted in st->parts and not rebuilt. Offline; 0, TARN_E_INVAL
+ * (*detail: meta dir not empty, no formatted disk, ...), TARN_E_IO,
+ * TARN_E_NOMEM. */
+int stor_rebuild_meta(const stor_config *cfg, const char *owner, stor_rebuild_stats *st,
+                      const char **detail);
 
 #endif

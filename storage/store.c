@@ -242,6 +242,8 @@ int stor_open(const stor_config *cfg, stor **out, const char **detail)
         rc = deployment_bind(s, detail);
     if (!rc)
         rc = stor__sweep(s, detail); /* tmp/ left by a crash: finish or remove */
+    if (!rc && (rc = stor__heal_bg_start(s, cfg)) != 0)
+        *detail = "cannot start the background healer";
     if (rc) {
         if (!*detail)
             *detail = tarn_err_name(rc);
@@ -256,6 +258,7 @@ void stor_close(stor *s)
 {
     if (!s)
         return;
+    stor__heal_bg_stop(s); /* it uses holds (GC) and the index */
     stor__commit_stop(s);
     if (s->db)
         rocksdb_close(s->db); /* every commit is already in the synced WAL */

@@ -1,0 +1,534 @@
+/*
+ * rebuild.c — `tarn rebuild-meta`: a new metadata index from the shard
+ * headers alone, after the RocksDB folder was lost (docs/durability.md,
+ * "Metadata rebuild").
+ *
+ * Every shard header carries, in its meta blob, the version record the
+ * put was about to commit (put.c, headers_build): content headers, user
+ * metadata, ETag, checksums and the layout (k, m, block size, data id and
+ * which disk holds which shard), plus the time the put finished. So:
+ * create an empty index bound to the disks' deployment, read every header
+ * under <disk>/data/, group the shards by data id, and for each id with at
+ * least k good shards write the records a commit would have written —
+ * bucket, version log entry, head and "d/<data_id>" — with a fresh
+ * internal version id and the stored time. When several ids claim a key
+ * (an overwrite whose older shards GC had not removed yet) the newest
+ * wins and the others go to the GC queue. Offline, plain blocking I/O,
+ * direct RocksDB batches: nothing else runs on the store.
+ */
+#include "storage/object_internal.h"
+
+#include "erasure/erasure.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+/* One good shard header. */
+typedef struct rb_shard {
+    char data_id[33];
+    uint8_t index;
+    char *bucket;            /* heap, NUL-terminated */
+    char *key;               /* heap, key_len bytes */
+    size_t key_len;
+    unsigned char *rec;      /* the meta record (heap) */
+    size_t rec_len;
+    int64_t time_ms;
+    uint32_t part;           /* > 0: a multipart part */
+} rb_shard;
+
+typedef struct rb_state {
+    rb_shard *sh;
+    size_t n, cap;
+    stor_rebuild_stats *st;
+} rb_state;
+
+static void shard_free(rb_shard *s)
+{
+    free(s->bucket);
+    free(s->key);
+    free(s->rec);
+}
+
+static int is_hex_id(const char *name)
+{
+    if (strlen(name) != 32)
+        return 0;
+    for (int i = 0; i < 32; i++)
+        if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+static int read_full(int fd, void *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* The extra fields of a meta record (the version fields are decoded later). */
+static int rec_extras(const unsigned char *rec, size_t len, int64_t *time_ms, uint32_t *part)
+{
+    stor_rec_reader r;
+    stor_rec_field f;
+    uint64_t v;
+    *time_ms = 0;
+    *part = 0;
+    int rc = stor__rec_open(&r, rec, len);
+    while (!rc && (rc = stor__rec_next(&r, &f)) == 1) {
+        rc = 0;
+        if (f.tag == STOR_SHARD_META_TIME && stor__rec_field_i64(&f, time_ms))
+            return TARN_E_CORRUPT;
+        if (f.tag == STOR_SHARD_META_PART) {
+            if (stor__rec_field_u64(&f, &v) || v == 0 || v > 10000)
+                return TARN_E_CORRUPT;
+            *part = (uint32_t)v;
+        }
+    }
+    return rc < 0 ? TARN_E_CORRUPT : 0;
+}
+
+/* Read one shard file's header into st->sh. Returns 0 (kept or counted
+ * bad) or TARN_E_NOMEM. */
+static int shard_read(rb_state *rs, const char *path, const char *name)
+{
+    rs->st->files++;
+    unsigned char fixed[ERC_SHARD_FIXED_LEN];
+    unsigned char *buf = NULL;
+    uint32_t content_len = 0;
+    erc_shard_header h;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int ok = fd >= 0 && !read_full(fd, fixed, sizeof(fixed)) &&
+             !erc_shard_header_peek(fixed, sizeof(fixed), NULL, &content_len) &&
+             (buf = malloc(content_len)) && !read_full(fd, buf, content_len) &&
+             !erc_shard_header_decode(buf, content_len, &h) && h.meta_len >= 4 &&
+             h.version_id_len == 32 && !memcmp(h.version_id, name, 32);
+    if (fd >= 0)
+        close(fd);
+    uint32_t rec_len = 0;
+    if (ok) {
+        for (int b = 3; b >= 0; b--)
+            rec_len = rec_len << 8 | h.meta[b];
+        ok = rec_len > 0 && rec_len <= h.meta_len - 4;
+    }
+    rb_shard s = {0};
+    if (ok) {
+        memcpy(s.data_id, name, 32);
+        s.index = h.index;
+        s.key_len = h.key_len;
+        s.rec_len = rec_len;
+        s.bucket = strndup(h.bucket, h.bucket_len);
+        s.key = malloc(h.key_len);
+        s.rec = malloc(rec_len);
+        if (!s.bucket || !s.key || !s.rec) {
+            shard_free(&s);
+            free(buf);
+            return TARN_E_NOMEM;
+        }
+        memcpy(s.key, h.key, h.key_len);
+        memcpy(s.rec, h.meta + 4, rec_len);
+        ok = !rec_extras(s.rec, s.rec_len, &s.time_ms, &s.part) &&
+             s.part == h.part_number;
+    }
+    free(buf);
+    if (!ok) {
+        shard_free(&s);
+        rs->st->bad++;
+        TARN_WARN("storage: rebuild: %s: no usable header or metadata record; skipped", path);
+        return 0;
+    }
+    if (rs->n == rs->cap) {
+        size_t cap = rs->cap ? rs->cap * 2 : 256;
+        rb_shard *n = realloc(rs->sh, cap * sizeof(*n));
+        if (!n) {
+            shard_free(&s);
+            return TARN_E_NOMEM;
+        }
+        rs->sh = n;
+        rs->cap = cap;
+    }
+    rs->sh[rs->n++] = s;
+    rs->st->shards++;
+    return 0;
+}
+
+/* Every <disk>/data/xx/<id>. */
+static int disk_scan(rb_state *rs, const char *disk)
+{
+    char dpath[4096], path[4400];
+    snprintf(dpath, sizeof(dpath), "%s/data", disk);
+    DIR *d = opendir(dpath);
+    if (!d) {
+        TARN_WARN("storage: rebuild: cannot read %s: %s", dpath, strerror(errno));
+        return 0; /* a lost disk: its shards are missing, the others count */
+    }
+    struct dirent *e;
+    int rc = 0;
+    while (!rc && (e = readdir(d))) {
+        if (strlen(e->d_name) != 2 || e->d_name[0] == '.')
+            continue;
+        char sub[4200];
+        snprintf(sub, sizeof(sub), "%s/%s", dpath, e->d_name);
+        DIR *sd = opendir(sub);
+        if (!sd)
+            continue;
+        struct dirent *f;
+        while (!rc && (f = readdir(sd))) {
+            if (!is_hex_id(f->d_name) || strncmp(f->d_name, e->d_name, 2) != 0)
+                continue;
+            snprintf(path, sizeof(path), "%s/%s", sub, f->d_name);
+            rc = shard_read(rs, path, f->d_name);
+        }
+        closedir(sd);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int shard_cmp(const void *a, const void *b)
+{
+    const rb_shard *x = a, *y = b;
+    int c = strcmp(x->data_id, y->data_id);
+    return c ? c : (int)x->index - (int)y->index;
+}
+
+/* A data id with enough shards: its decoded version. */
+typedef struct rb_obj {
+    rb_shard *s;             /* the representative shard (owns the strings) */
+    stor_object o;
+    stor_layout l;
+} rb_obj;
+
+static int obj_cmp(const void *a, const void *b)
+{
+    const rb_obj *x = a, *y = b;
+    int c = strcmp(x->s->bucket, y->s->bucket);
+    if (c)
+        return c;
+    size_t n = x->s->key_len < y->s->key_len ? x->s->key_len : y->s->key_len;
+    c = memcmp(x->s->key, y->s->key, n);
+    if (c)
+        return c;
+    if (x->s->key_len != y->s->key_len)
+        return x->s->key_len < y->s->key_len ? -1 : 1;
+    if (x->s->time_ms != y->s->time_ms)
+        return x->s->time_ms < y->s->time_ms ? -1 : 1;
+    return strcmp(x->s->data_id, y->s->data_id);
+}
+
+static int same_key(const rb_obj *x, const rb_obj *y)
+{
+    return !strcmp(x->s->bucket, y->s->bucket) && x->s->key_len == y->s->key_len &&
+           !memcmp(x->s->key, y->s->key, x->s->key_len);
+}
+
+/* ---- Writing the index ----------------------------------------------------- */
+
+typedef struct rb_writer {
+    stor *s;
+    rocksdb_writebatch_t *wb;
+    size_t pending;
+    uint64_t seq;
+} rb_writer;
+
+static void wb_put(rb_writer *w, const stor_key *k, const void *v, size_t n)
+{
+    rocksdb_writebatch_put(w->wb, k->buf, k->len, v, n);
+    w->pending++;
+}
+
+static int wb_flush(rb_writer *w)
+{
+    unsigned char be[8];
+    stor_key k;
+    stor__key_system(&k, STOR_SYS_SEQ);
+    stor__be64_put(be, w->seq);
+    rocksdb_writebatch_put(w->wb, k.buf, k.len, (const char *)be, sizeof(be));
+    char *err = NULL;
+    rocksdb_write(w->s->db, w->s->wopts_sync, w->wb, &err);
+    rocksdb_writebatch_clear(w->wb);
+    w->pending = 0;
+    if (err) {
+        TARN_ERROR("storage: rebuild: write: %s", err);
+        rocksdb_free(err);
+        return TARN_E_IO;
+    }
+    return 0;
+}
+
+static int bucket_put(rb_writer *w, const char *name, const char *owner, int64_t created_ms)
+{
+    stor_bucket b = {0};
+    stor_key k;
+    tarn_buf rec = {0};
+    snprintf(b.name, sizeof(b.name), "%s", name);
+    snprintf(b.owner, sizeof(b.owner), "%s", owner);
+    b.created = created_ms / 1000;
+    int rc = stor__key_bucket(&k, name);
+    if (!rc)
+        rc = stor__bucket_encode(&rec, &b);
+    if (!rc)
+        wb_put(w, &k, rec.data, rec.len);
+    tarn_buf_free(&rec);
+    return rc;
+}
+
+/* The version log entry, the head and "d/<data_id>", as vcommit_apply. */
+static int version_put(rb_writer *w, rb_obj *ob)
+{
+    const rb_shard *s = ob->s;
+    stor_vinfo vi = {.seq = ++w->seq, .null_id = 1};
+    unsigned char rnd[8];
+    char hex[17];
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        return TARN_E_IO;
+    tarn_hex(rnd, sizeof(rnd), hex);
+    snprintf(vi.id, sizeof(vi.id), "%016llx%s", (unsigned long long)vi.seq, hex);
+    stor_key hk, vk, dk;
+    tarn_buf rec = {0}, dref = {0};
+    int rc = stor__key_head(&hk, s->bucket, s->key, s->key_len);
+    if (!rc)
+        rc = stor__key_version(&vk, s->bucket, s->key, s->key_len, vi.seq);
+    if (!rc)
+        rc = stor__key_data(&dk, s->data_id);
+    if (!rc)
+        rc = stor__version_encode(&rec, &ob->o, &ob->l);
+    if (!rc)
+        rc = stor__version_stamp(&rec, &vi, s->time_ms);
+    if (!rc)
+        rc = stor__rec_begin(&dref);
+    if (!rc)
+        rc = stor__rec_str(&dref, STOR_DT_BUCKET, s->bucket);
+    if (!rc)
+        rc = stor__rec_bytes(&dref, STOR_DT_KEY, s->key, s->key_len);
+    if (!rc)
+        rc = stor__rec_str(&dref, STOR_DT_ID, vi.id);
+    if (!rc)
+        rc = stor__rec_u64(&dref, STOR_DT_SEQ, vi.seq);
+    if (!rc) {
+        wb_put(w, &vk, rec.data, rec.len);
+        wb_put(w, &hk, rec.data, rec.len);
+        wb_put(w, &dk, dref.data, dref.len);
+    }
+    tarn_buf_free(&rec);
+    tarn_buf_free(&dref);
+    return rc;
+}
+
+static int garbage_put(rb_writer *w, const stor_layout *l)
+{
+    stor_key k;
+    tarn_buf rec = {0};
+    int rc = stor__key_garbage(&k, ++w->seq);
+    if (!rc)
+        rc = stor__rec_begin(&rec);
+    if (!rc)
+        rc = stor__layout_encode(&rec, l);
+    if (!rc)
+        wb_put(w, &k, rec.data, rec.len);
+    tarn_buf_free(&rec);
+    return rc;
+}
+
+/* Group the shards, decode one record per data id with >= k shards, and
+ * write buckets, heads and GC entries. */
+static int index_write(stor *s, rb_state *rs, const char *owner, tarn_arena *a)
+{
+    stor_rebuild_stats *st = rs->st;
+    qsort(rs->sh, rs->n, sizeof(*rs->sh), shard_cmp);
+    rb_obj *obs = calloc(rs->n ? rs->n : 1, sizeof(*obs));
+    size_t nobs = 0;
+    if (!obs)
+        return TARN_E_NOMEM;
+    for (size_t i = 0, j; i < rs->n; i = j) {
+        uint32_t seen = 0;
+        for (j = i; j < rs->n && !strcmp(rs->sh[j].data_id, rs->sh[i].data_id); j++)
+            if (rs->sh[j].index < 32)
+                seen |= 1u << rs->sh[j].index;
+        st->sets++;
+        rb_shard *sh = &rs->sh[i];
+        if (sh->part) {
+            st->parts++;
+            continue;
+        }
+        rb_obj *ob = &obs[nobs];
+        int rc = stor__version_decode(sh->rec, sh->rec_len, a, &ob->o, &ob->l, NULL);
+        if (rc == TARN_E_NOMEM) {
+            free(obs);
+            return rc;
+        }
+        if (rc || ob->l.n_parts || strcmp(ob->l.data_id, sh->data_id) || ob->o.delete_marker ||
+            !ob->l.k) {
+            st->bad += j - i;
+            TARN_WARN("storage: rebuild: data id %s: metadata record unusable", sh->data_id);
+            continue;
+        }
+        if (__builtin_popcount(seen) < ob->l.k) {
+            st->too_few++;
+            TARN_WARN("storage: rebuild: data id %s (%s/%.*s): %d of %d shards, fewer than k=%d; "
+                      "skipped", sh->data_id, sh->bucket, (int)sh->key_len, sh->key,
+                      __builtin_popcount(seen), ob->l.k + ob->l.m, ob->l.k);
+            continue;
+        }
+        ob->s = sh;
+        nobs++;
+    }
+    qsort(obs, nobs, sizeof(*obs), obj_cmp);
+    rb_writer w = {.s = s, .wb = rocksdb_writebatch_create()};
+    int rc = 0;
+    for (size_t i = 0; !rc && i < nobs; i++) {
+        /* A new bucket: created at its oldest object's time. */
+        if (i == 0 || strcmp(obs[i].s->bucket, obs[i - 1].s->bucket)) {
+            int64_t oldest = obs[i].s->time_ms;
+            for (size_t j = i; j < nobs && !strcmp(obs[j].s->bucket, obs[i].s->bucket); j++)
+                oldest = obs[j].s->time_ms < oldest ? obs[j].s->time_ms : oldest;
+            if (!(rc = bucket_put(&w, obs[i].s->bucket, owner, oldest)))
+                st->buckets++;
+        }
+        int newest = i + 1 == nobs || !same_key(&obs[i], &obs[i + 1]);
+        if (!rc && newest) {
+            rc = version_put(&w, &obs[i]);
+            st->objects += !rc;
+        } else if (!rc) {
+            rc = garbage_put(&w, &obs[i].l);
+            st->superseded += !rc;
+        }
+        if (!rc && w.pending >= 4096)
+            rc = wb_flush(&w);
+    }
+    if (!rc)
+        rc = wb_flush(&w);
+    rocksdb_writebatch_destroy(w.wb);
+    free(obs);
+    return rc;
+}
+
+/* ---- The empty index ------------------------------------------------------- */
+
+static int dir_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return errno == ENOENT ? 1 : -1;
+    struct dirent *e;
+    int empty = 1;
+    while (empty && (e = readdir(d)))
+        empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+    closedir(d);
+    return empty;
+}
+
+/* The deployment of the disks' format files (all that have one agree). */
+static int deployment_find(const stor_config *cfg, char *out, const char **detail)
+{
+    out[0] = 0;
+    for (int i = 0; i < cfg->n_disks; i++) {
+        stor_format f;
+        if (stor__format_read(cfg->disk_dirs[i], &f))
+            continue;
+        if (out[0] && strcmp(out, f.deployment)) {
+            *detail = stor__detail("disks belong to two deployments (%s and %s)", out,
+                                   f.deployment);
+            return TARN_E_INVAL;
+        }
+        snprintf(out, 33, "%s", f.deployment);
+    }
+    if (!out[0]) {
+        *detail = "no disk has a format file: nothing to rebuild from";
+        return TARN_E_INVAL;
+    }
+    return 0;
+}
+
+/* A fresh RocksDB holding only the schema version and the deployment id,
+ * so stor_open accepts the disks as this store's. */
+static int index_create(const char *dir, const char *deployment, const char **detail)
+{
+    if (stor__mkdirs(dir)) {
+        *detail = stor__detail("cannot create %s: %s", dir, strerror(errno));
+        return TARN_E_IO;
+    }
+    rocksdb_options_t *o = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(o, 1);
+    rocksdb_options_set_error_if_exists(o, 1);
+    char *err = NULL;
+    rocksdb_t *db = rocksdb_open(o, dir, &err);
+    rocksdb_options_destroy(o);
+    if (err) {
+        *detail = stor__detail("metadata %s: %s", dir, err);
+        rocksdb_free(err);
+        return TARN_E_IO;
+    }
+    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(wo, 1);
+    char schema[16];
+    snprintf(schema, sizeof(schema), "%d", STOR_SCHEMA_VERSION);
+    stor_key k;
+    stor__key_system(&k, STOR_SYS_SCHEMA);
+    rocksdb_put(db, wo, k.buf, k.len, schema, strlen(schema), &err);
+    if (!err) {
+        stor__key_system(&k, STOR_SYS_DEPLOYMENT);
+        rocksdb_put(db, wo, k.buf, k.len, deployment, 32, &err);
+    }
+    rocksdb_writeoptions_destroy(wo);
+    rocksdb_close(db);
+    if (err) {
+        *detail = stor__detail("metadata %s: %s", dir, err);
+        rocksdb_free(err);
+        return TARN_E_IO;
+    }
+    return 0;
+}
+
+int stor_rebuild_meta(const stor_config *cfg, const char *owner, stor_rebuild_stats *st,
+                      const char **detail)
+{
+    const char *dummy;
+    detail = detail ? detail : &dummy;
+    *detail = NULL;
+    memset(st, 0, sizeof(*st));
+    int e = dir_empty(cfg->meta_dir);
+    if (e != 1) {
+        *detail = e < 0 ? stor__detail("cannot read %s: %s", cfg->meta_dir, strerror(errno))
+                        : stor__detail("%s is not empty: move it aside first", cfg->meta_dir);
+        return e < 0 ? TARN_E_IO : TARN_E_INVAL;
+    }
+    char dep[33];
+    int rc = deployment_find(cfg, dep, detail);
+    if (!rc)
+        rc = index_create(cfg->meta_dir, dep, detail);
+    stor *s = NULL;
+    if (!rc)
+        rc = stor_open(cfg, &s, detail);
+    if (rc)
+        return rc;
+    rb_state rs = {.st = st};
+    for (int i = 0; !rc && i < cfg->n_disks; i++)
+        rc = disk_scan(&rs, cfg->disk_dirs[i]);
+    tarn_arena *a = tarn_arena_create(64 * 1024);
+    if (!rc && !a)
+        rc = TARN_E_NOMEM;
+    if (!rc)
+        rc = index_write(s, &rs, owner, a);
+    tarn_arena_destroy(a);
+    for (size_t i = 0; i < rs.n; i++)
+        shard_free(&rs.sh[i]);
+    free(rs.sh);
+    stor_close(s);
+    if (rc && !*detail)
+        *detail = tarn_err_name(rc);
+    return rc;
+}
