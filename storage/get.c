@@ -475,7 +475,8 @@ static int get_setup(stor_get *g, stor_ioctx *io, const char *bucket, size_t key
     g->io = io;
     g->n = g->lay.k + g->lay.m;
     g->buf_bytes = (size_t)g->n * g->lay.block_size;
-    g->hdr_guess = erc_shard_header_len(strlen(bucket), key_len, 32, 0, g->el.stripes);
+    g->hdr_guess =
+        erc_shard_header_len(strlen(bucket), key_len, 32, STOR_SHARD_META_MIN, g->el.stripes);
     stor__data_relpath(g->lay.data_id, g->relpath);
     for (int i = 0; i < g->n; i++) {
         g->sh[i].fd = -1;
