@@ -181,7 +181,8 @@ static int disk_scan(rb_state *rs, const char *disk)
         if (strlen(e->d_name) != 2 || e->d_name[0] == '.')
             continue;
         char sub[4200];
-        snprintf(sub, sizeof(sub), "%s/%s", dpath, e->d_name);
+        if (snprintf(sub, sizeof(sub), "%s/%s", dpath, e->d_name) >= (int)sizeof(sub))
+            continue; /* cannot be one of ours: names are two hex digits */
         DIR *sd = opendir(sub);
         if (!sd)
             continue;
@@ -189,7 +190,8 @@ static int disk_scan(rb_state *rs, const char *disk)
         while (!rc && (f = readdir(sd))) {
             if (!is_hex_id(f->d_name) || strncmp(f->d_name, e->d_name, 2) != 0)
                 continue;
-            snprintf(path, sizeof(path), "%s/%s", sub, f->d_name);
+            if (snprintf(path, sizeof(path), "%s/%s", sub, f->d_name) >= (int)sizeof(path))
+                continue;
             rc = shard_read(rs, path, f->d_name);
         }
         closedir(sd);
