@@ -249,6 +249,9 @@ void srv_xml_elem(srv_xml *x, const char *name, const char *text);
 void srv_xml_text(srv_xml *x, const char *text);
 /* Finish: the document (heap, caller frees) and its length; NULL on error. */
 char *srv_xml_end(srv_xml *x, size_t *len);
+/* Finish x and respond with it (status, application/xml), or with
+ * InternalError when the document could not be built. Consumes x. */
+void srv_respond_xml(struct srv_request *r, unsigned status, srv_xml *x);
 /* Format a unix time as S3's ISO 8601 form 2006-02-03T16:45:09.000Z. */
 void srv_xml_time(int64_t t, char out[32]);
 

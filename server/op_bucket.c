@@ -19,16 +19,6 @@ static int bucket_checked(srv_request *r)
     return 1;
 }
 
-static void respond_xml_doc(srv_request *r, unsigned status, char *xml, size_t len)
-{
-    if (!xml) {
-        srv_respond_error(r, TARN_E_NOMEM, NULL);
-        return;
-    }
-    srv_respond(r, status, "application/xml", xml, len);
-    free(xml);
-}
-
 /* ---- ListBuckets ------------------------------------------------------------ */
 
 static void list_buckets_run(srv_request *r)
@@ -56,9 +46,7 @@ static void list_buckets_run(srv_request *r)
     }
     srv_xml_close(x);
     free(buckets);
-    size_t len = 0;
-    char *xml = srv_xml_end(x, &len);
-    respond_xml_doc(r, 200, xml, len);
+    srv_respond_xml(r, 200, x);
 }
 
 /* ---- CreateBucket --------------------------------------------------------------- */
@@ -159,9 +147,7 @@ static void get_bucket_location_run(srv_request *r)
     srv_xml *x = srv_xml_begin("LocationConstraint", 1);
     if (strcmp(region, "us-east-1") != 0)
         srv_xml_text(x, region);
-    size_t len = 0;
-    char *xml = srv_xml_end(x, &len);
-    respond_xml_doc(r, 200, xml, len);
+    srv_respond_xml(r, 200, x);
 }
 
 /* ---- DeleteBucket --------------------------------------------------------------- */

@@ -328,14 +328,7 @@ static void copy_respond(srv_request *r, copy_state *cs)
         srv_xml_elem(x, tarn_arena_printf(r->arena, "Checksum%s", auth_checksum_alg_name(cs->alg)),
                      srv_copy_checksum(cs->copy));
     }
-    size_t len = 0;
-    char *xml = srv_xml_end(x, &len);
-    if (!xml) {
-        srv_respond_error(r, TARN_E_NOMEM, NULL);
-        return;
-    }
-    srv_respond(r, 200, "application/xml", xml, len);
-    free(xml);
+    srv_respond_xml(r, 200, x);
     if (cs->src.version_id)
         srv_response_header(r, "x-amz-copy-source-version-id", cs->src.version_id);
 }

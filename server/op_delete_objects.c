@@ -74,14 +74,7 @@ static void del_respond(srv_request *r, del_state *ds)
             srv_xml_close(x);
         }
     }
-    size_t len = 0;
-    char *xml = srv_xml_end(x, &len);
-    if (!xml) {
-        srv_respond_error(r, TARN_E_NOMEM, NULL);
-        return;
-    }
-    srv_respond(r, 200, "application/xml", xml, len);
-    free(xml);
+    srv_respond_xml(r, 200, x);
 }
 
 static void del_one_done(void *arg, int rc)

@@ -150,8 +150,7 @@ static void write_header(srv_xml *x, srv_request *r, const list_request *lr,
     }
 }
 
-static char *render(srv_request *r, const list_request *lr, const stor_list_result *res,
-                    size_t *len)
+static srv_xml *render(srv_request *r, const list_request *lr, const stor_list_result *res)
 {
     srv_xml *x = srv_xml_begin("ListBucketResult", 1);
     write_header(x, r, lr, res);
@@ -165,7 +164,7 @@ static char *render(srv_request *r, const list_request *lr, const stor_list_resu
         srv_xml_elem(x, "Prefix", shown(r, lr, res->entries[i].key, res->entries[i].key_len));
         srv_xml_close(x);
     }
-    return srv_xml_end(x, len);
+    return x;
 }
 
 static void list_run(srv_request *r, int v2)
@@ -189,14 +188,7 @@ static void list_run(srv_request *r, int v2)
         srv_respond_error(r, rc, NULL);
         return;
     }
-    size_t len = 0;
-    char *xml = render(r, &lr, &res, &len);
-    if (!xml) {
-        srv_respond_error(r, TARN_E_NOMEM, NULL);
-        return;
-    }
-    srv_respond(r, 200, "application/xml", xml, len);
-    free(xml);
+    srv_respond_xml(r, 200, render(r, &lr, &res));
 }
 
 static void list_v2_run(srv_request *r) { list_run(r, 1); }

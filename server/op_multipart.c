@@ -138,14 +138,8 @@ static void create_done(void *arg, int rc)
     srv_xml_elem(x, "Bucket", r->route.bucket);
     srv_xml_elem(x, "Key", tarn_arena_strndup(r->arena, r->route.key, r->route.key_len));
     srv_xml_elem(x, "UploadId", u->upload_id);
-    size_t len = 0;
-    char *xml = srv_xml_end(x, &len);
-    if (xml)
-        srv_respond(r, 200, "application/xml", xml, len);
-    else
-        srv_respond_error(r, TARN_E_NOMEM, NULL);
+    srv_respond_xml(r, 200, x);
     checksum_headers(r, u->checksum_alg, u->checksum_full);
-    free(xml);
     srv_request_resume(r);
 }
 
@@ -505,13 +499,7 @@ static void complete_done(void *arg, int rc)
                      cs->meta.checksum[a]);
         srv_xml_elem(x, "ChecksumType", cs->u.checksum_full ? "FULL_OBJECT" : "COMPOSITE");
     }
-    size_t len = 0;
-    char *xml = srv_xml_end(x, &len);
-    if (xml)
-        srv_respond(r, 200, "application/xml", xml, len);
-    else
-        srv_respond_error(r, TARN_E_NOMEM, NULL);
-    free(xml);
+    srv_respond_xml(r, 200, x);
     srv_request_resume(r);
 }
 
@@ -696,13 +684,7 @@ static void part_copy_committed(void *arg, int rc)
             srv_xml_elem(x, tarn_arena_printf(r->arena, "Checksum%s",
                                               auth_checksum_alg_name(cs->alg)),
                          srv_copy_checksum(cs->copy));
-        size_t len = 0;
-        char *xml = srv_xml_end(x, &len);
-        if (xml)
-            srv_respond(r, 200, "application/xml", xml, len);
-        else
-            srv_respond_error(r, TARN_E_NOMEM, NULL);
-        free(xml);
+        srv_respond_xml(r, 200, x);
     }
     srv_request_resume(r);
 }

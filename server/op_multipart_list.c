@@ -30,15 +30,6 @@ static void checksum_elems(srv_xml *x, const stor_upload *u)
     srv_xml_elem(x, "ChecksumType", u->checksum_full ? "FULL_OBJECT" : "COMPOSITE");
 }
 
-static void respond_xml(srv_request *r, char *xml, size_t len)
-{
-    if (xml)
-        srv_respond(r, 200, "application/xml", xml, len);
-    else
-        srv_respond_error(r, TARN_E_NOMEM, NULL);
-    free(xml);
-}
-
 /* ---- ListParts ---------------------------------------------------------- */
 
 static void part_elem(srv_xml *x, srv_request *r, const stor_part *p)
@@ -58,8 +49,8 @@ static void part_elem(srv_xml *x, srv_request *r, const stor_part *p)
     srv_xml_close(x);
 }
 
-static char *parts_render(srv_request *r, const stor_upload *u, uint32_t marker, int max,
-                          const stor_part_list *l, size_t *len)
+static srv_xml *parts_render(srv_request *r, const stor_upload *u, uint32_t marker, int max,
+                             const stor_part_list *l)
 {
     srv_xml *x = srv_xml_begin("ListPartsResult", 1);
     srv_xml_elem(x, "Bucket", r->route.bucket);
@@ -76,7 +67,7 @@ static char *parts_render(srv_request *r, const stor_upload *u, uint32_t marker,
     owner_elems(x, u->owner);
     srv_xml_elem(x, "StorageClass", "STANDARD");
     checksum_elems(x, u);
-    return srv_xml_end(x, len);
+    return x;
 }
 
 static void list_parts_run(srv_request *r)
@@ -103,10 +94,8 @@ static void list_parts_run(srv_request *r)
         srv_respond_error(r, rc, NULL);
         return;
     }
-    size_t len = 0;
-    char *xml = parts_render(r, &u, (uint32_t)(marker > STOR_MP_MAX_PARTS ? STOR_MP_MAX_PARTS
-                                                                          : marker), max, &l, &len);
-    respond_xml(r, xml, len);
+    uint32_t shown_marker = (uint32_t)(marker > STOR_MP_MAX_PARTS ? STOR_MP_MAX_PARTS : marker);
+    srv_respond_xml(r, 200, parts_render(r, &u, shown_marker, max, &l));
 }
 
 /* ---- ListMultipartUploads ---------------------------------------------------- */
@@ -142,8 +131,8 @@ static void upload_elem(srv_xml *x, srv_request *r, const uploads_request *q,
     srv_xml_close(x);
 }
 
-static char *uploads_render(srv_request *r, const uploads_request *q, const stor_upload_list *l,
-                            size_t *len)
+static srv_xml *uploads_render(srv_request *r, const uploads_request *q,
+                               const stor_upload_list *l)
 {
     srv_xml *x = srv_xml_begin("ListMultipartUploadsResult", 1);
     srv_xml_elem(x, "Bucket", r->route.bucket);
@@ -167,7 +156,7 @@ static char *uploads_render(srv_request *r, const uploads_request *q, const stor
         shown_elem(x, r, q, "Prefix", l->prefixes[i]);
         srv_xml_close(x);
     }
-    return srv_xml_end(x, len);
+    return x;
 }
 
 static int uploads_parse(srv_request *r, uploads_request *q)
@@ -200,9 +189,7 @@ static void list_uploads_run(srv_request *r)
         srv_respond_error(r, rc, NULL);
         return;
     }
-    size_t len = 0;
-    char *xml = uploads_render(r, &q, &l, &len);
-    respond_xml(r, xml, len);
+    srv_respond_xml(r, 200, uploads_render(r, &q, &l));
 }
 
 const srv_op srv_op_list_parts = {.run = list_parts_run};

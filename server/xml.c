@@ -89,6 +89,17 @@ char *srv_xml_end(srv_xml *x, size_t *len)
     return out;
 }
 
+void srv_respond_xml(srv_request *r, unsigned status, srv_xml *x)
+{
+    size_t len = 0;
+    char *xml = srv_xml_end(x, &len);
+    if (xml)
+        srv_respond(r, status, "application/xml", xml, len);
+    else
+        srv_respond_error(r, TARN_E_NOMEM, NULL);
+    free(xml);
+}
+
 void srv_xml_time(int64_t t, char out[32])
 {
     time_t tt = (time_t)t;
