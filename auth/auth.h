@@ -235,6 +235,11 @@ uint32_t auth_crc32_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 uint32_t auth_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 uint64_t auth_crc64nvme_combine(uint64_t crc_a, uint64_t crc_b, uint64_t len_b);
 
+/* Strict base64 (RFC 4648 §4, padded, no whitespace, no stray bits) of
+ * exactly want bytes, as S3 writes checksum values: 0 and out[0..want)
+ * filled, or -1. Reads only s[0..n). Thread-safe. */
+int auth_base64_decode_exact(const char *s, size_t n, unsigned char *out, size_t want);
+
 /* ---- Checksum algorithms (checksum.c) ---------------------------------- */
 
 /* S3's x-amz-checksum-* algorithms (S3 user guide, "Checking object

@@ -131,7 +131,7 @@ const char *auth__trim(const char *s, size_t *n)
     return s;
 }
 
-static int b64val(unsigned char c)
+int auth__b64_value(unsigned char c)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -145,14 +145,14 @@ static int b64val(unsigned char c)
 /* Strict: the exact padded length for want bytes, '=' only at the end,
  * and no stray bits in the last symbol (so each digest has exactly one
  * accepted spelling, as a byte-for-byte comparison by a client expects). */
-int auth__b64_decode_exact(const char *s, size_t n, unsigned char *out, size_t want)
+int auth_base64_decode_exact(const char *s, size_t n, unsigned char *out, size_t want)
 {
     if (n != 4 * ((want + 2) / 3))
         return -1;
     size_t pad = (3 - want % 3) % 3, o = 0;
     uint32_t acc = 0;
     for (size_t i = 0; i < n; i++) {
-        int v = i >= n - pad ? (s[i] == '=' ? 0 : -1) : b64val((unsigned char)s[i]);
+        int v = i >= n - pad ? (s[i] == '=' ? 0 : -1) : auth__b64_value((unsigned char)s[i]);
         if (v < 0)
             return -1;
         acc = acc << 6 | (uint32_t)v;
@@ -195,7 +195,7 @@ static int content_md5_parse(const auth_header *h, size_t n, auth_checksum_spec 
         return 0;
     size_t len = strlen(v);
     v = auth__trim(v, &len);
-    if (count > 1 || auth__b64_decode_exact(v, len, out->content_md5, 16))
+    if (count > 1 || auth_base64_decode_exact(v, len, out->content_md5, 16))
         return fail(d, "The Content-MD5 you specified is not valid.", TARN_E_INVALID_DIGEST);
     out->has_content_md5 = 1;
     return 0;
@@ -214,7 +214,7 @@ static int value_header_parse(const auth_header *h, size_t n, auth_checksum_spec
             return fail(d, SINGLE, TARN_E_INVALID_REQUEST);
         size_t len = strlen(v);
         v = auth__trim(v, &len);
-        if (auth__b64_decode_exact(v, len, out->expected, algs[alg].size))
+        if (auth_base64_decode_exact(v, len, out->expected, algs[alg].size))
             return fail(d, algs[alg].invalid, TARN_E_INVALID_REQUEST);
         out->alg = alg;
         out->expect = AUTH_CK_EXPECT_HEADER;
@@ -383,7 +383,7 @@ int auth_checksum_set_trailer(auth_checksum *c, const char *b64, size_t n, const
 {
     const alg_info *ai = alg_get(c->spec.alg);
     if (!ai || c->spec.expect != AUTH_CK_EXPECT_TRAILER ||
-        auth__b64_decode_exact(b64, n, c->spec.expected, ai->size))
+        auth_base64_decode_exact(b64, n, c->spec.expected, ai->size))
         return fail(detail, auth__ck_trailer_invalid(c->spec.alg), TARN_E_INVALID_REQUEST);
     c->have_trailer = 1;
     return 0;

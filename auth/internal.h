@@ -152,9 +152,8 @@ int auth__query_decode(tarn_arena *a, const char *v, size_t vn, char **out);
  * NULL; *count (may be NULL) gets how many headers carry that name. */
 const char *auth__header_find(const auth_header *h, size_t n, const char *name,
                               size_t *count);
-/* Strict base64 (RFC 4648 §4, padded, no whitespace) of exactly want
- * bytes: 0 and out[0..want) filled, or -1. Reads only s[0..n). */
-int auth__b64_decode_exact(const char *s, size_t n, unsigned char *out, size_t want);
+/* The value of one base64 symbol (RFC 4648 §4 alphabet), or -1. */
+int auth__b64_value(unsigned char c);
 /* base64 of in[0..n) into out (4·ceil(n/3) + 1 bytes, NUL-terminated). */
 void auth__b64_encode(const unsigned char *in, size_t n, char *out);
 /* s[0..*n) without leading/trailing blanks (space, tab): returns the new

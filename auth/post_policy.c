@@ -176,7 +176,7 @@ static int sigv2_check(form *fm, const auth_creds *c, const char *policy,
         return fail(fm->d, "The AWS Access Key Id you provided does not exist in our records.",
                     TARN_E_INVALID_ACCESS_KEY_ID);
     unsigned char want[20], mac[20];
-    if (auth__b64_decode_exact(sig, strlen(sig), want, 20))
+    if (auth_base64_decode_exact(sig, strlen(sig), want, 20))
         return fail(fm->d, mismatch, TARN_E_SIGNATURE_DOES_NOT_MATCH);
     int rc = auth__hmac_sha1(secret, strlen(secret), policy, strlen(policy), mac);
     if (rc)
@@ -189,17 +189,6 @@ static int sigv2_check(form *fm, const auth_creds *c, const char *policy,
 }
 
 /* ---- the policy document ----------------------------------------------- */
-
-static int b64sym(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
 
 /* base64 (RFC 4648 §4) of any length, line breaks allowed (some encoders
  * wrap at 76 columns), padding optional. NUL-terminated arena copy. */
@@ -214,7 +203,7 @@ static int b64_decode(tarn_arena *a, const char *s, char **out, size_t *on)
         unsigned char ch = (unsigned char)s[i];
         if (ch == '\r' || ch == '\n' || ch == ' ' || ch == '\t')
             continue;
-        int v = b64sym(ch);
+        int v = auth__b64_value(ch);
         if (ch == '=' && syms % 4 >= 2 && pads < 2) {
             pads++;
             continue;

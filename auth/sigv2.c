@@ -297,7 +297,7 @@ static int signature_check(tarn_arena *a, const auth_request *r, const char *sec
 {
     unsigned char sig[20];
     size_t sn = strlen(sig_b64);
-    if (auth__b64_decode_exact(sig_b64, sn, sig, 20))
+    if (auth_base64_decode_exact(sig_b64, sn, sig, 20))
         return fail(d, mismatch, TARN_E_SIGNATURE_DOES_NOT_MATCH);
     subres *s;
     size_t ns, extra = 0;

@@ -334,19 +334,11 @@ static int complete_check(srv_request *r, const stor_upload *u, const srv_comple
 
 /* ---- CompleteMultipartUpload: the derived ETag and checksum --------------------- */
 
-static int b64_decode(const char *in, unsigned char *out, size_t want)
+/* A part's stored checksum (base64) as its w digest bytes. */
+static int part_checksum_bytes(const stor_part *p, int alg, unsigned char *out, size_t w)
 {
-    size_t n = in ? strlen(in) : 0;
-    unsigned char tmp[64];
-    if (n == 0 || n % 4 || n > sizeof(tmp) / 3 * 4)
-        return -1;
-    int got = EVP_DecodeBlock(tmp, (const unsigned char *)in, (int)n);
-    for (size_t i = n; i > 0 && in[i - 1] == '='; i--)
-        got--; /* EVP_DecodeBlock counts padding as bytes */
-    if (got != (int)want)
-        return -1;
-    memcpy(out, tmp, want);
-    return 0;
+    const char *v = p->checksum[alg - AUTH_CK_CRC32];
+    return v ? auth_base64_decode_exact(v, strlen(v), out, w) : -1;
 }
 
 /* S3's multipart ETag: hex MD5 of the parts' binary MD5s, then "-N". */
@@ -382,7 +374,7 @@ static const char *full_crc(srv_request *r, int alg, const stor_part *p, size_t 
     uint64_t crc = 0;
     unsigned char be[8], b64[16];
     for (size_t i = 0; i < n; i++) {
-        if (b64_decode(p[i].checksum[alg - AUTH_CK_CRC32], be, w))
+        if (part_checksum_bytes(&p[i], alg, be, w))
             return NULL;
         uint64_t v = 0;
         for (size_t b = 0; b < w; b++)
@@ -408,7 +400,7 @@ static const char *composite(srv_request *r, int alg, const stor_part *p, size_t
     if (auth_checksum_create(r->arena, &spec, &c))
         return NULL;
     for (size_t i = 0; i < n; i++) {
-        if (b64_decode(p[i].checksum[alg - AUTH_CK_CRC32], d, w))
+        if (part_checksum_bytes(&p[i], alg, d, w))
             return NULL;
         auth_checksum_update(c, d, w);
     }

@@ -118,17 +118,17 @@ static void test_alg_table(void)
 static void test_base64(void)
 {
     unsigned char out[32];
-    CHECK(auth__b64_decode_exact("y/Q5Jg==", 8, out, 4) == 0);
+    CHECK(auth_base64_decode_exact("y/Q5Jg==", 8, out, 4) == 0);
     CHECK(out[0] == 0xCB && out[1] == 0xF4 && out[2] == 0x39 && out[3] == 0x26);
-    CHECK(auth__b64_decode_exact("y/Q5Jg=", 7, out, 4) != 0);   /* short */
-    CHECK(auth__b64_decode_exact("y/Q5Jg", 6, out, 4) != 0);    /* unpadded */
-    CHECK(auth__b64_decode_exact("y/Q5Jh==", 8, out, 4) != 0);  /* stray bits */
-    CHECK(auth__b64_decode_exact("y/Q5J===", 8, out, 4) != 0);  /* too much padding */
-    CHECK(auth__b64_decode_exact("y/=5Jg==", 8, out, 4) != 0);  /* '=' inside */
-    CHECK(auth__b64_decode_exact("y/Q5Jg==", 8, out, 5) != 0);  /* wrong size */
-    CHECK(auth__b64_decode_exact("y-Q5Jg==", 8, out, 4) != 0);  /* url alphabet */
-    CHECK(auth__b64_decode_exact("rosUhgp5mIg=", 12, out, 8) == 0 && out[7] == 0x88);
-    CHECK(auth__b64_decode_exact("rosUhgp5mIh=", 12, out, 8) != 0);
+    CHECK(auth_base64_decode_exact("y/Q5Jg=", 7, out, 4) != 0);   /* short */
+    CHECK(auth_base64_decode_exact("y/Q5Jg", 6, out, 4) != 0);    /* unpadded */
+    CHECK(auth_base64_decode_exact("y/Q5Jh==", 8, out, 4) != 0);  /* stray bits */
+    CHECK(auth_base64_decode_exact("y/Q5J===", 8, out, 4) != 0);  /* too much padding */
+    CHECK(auth_base64_decode_exact("y/=5Jg==", 8, out, 4) != 0);  /* '=' inside */
+    CHECK(auth_base64_decode_exact("y/Q5Jg==", 8, out, 5) != 0);  /* wrong size */
+    CHECK(auth_base64_decode_exact("y-Q5Jg==", 8, out, 4) != 0);  /* url alphabet */
+    CHECK(auth_base64_decode_exact("rosUhgp5mIg=", 12, out, 8) == 0 && out[7] == 0x88);
+    CHECK(auth_base64_decode_exact("rosUhgp5mIh=", 12, out, 8) != 0);
     char enc[16];
     auth__b64_encode(out, 8, enc);
     CHECK_STR(enc, "rosUhgp5mIg=");
