@@ -55,61 +55,21 @@ mkdir -p "$res"
 tpid=""
 npid=""
 status=0
+BENCH_NAME=objects
+BENCH_TITLE="Objects (issue 3)"
+. "$(dirname "$0")/lib.sh"
 
-stop_pid() { # PID: TERM, wait up to 10 s, then KILL; 0 when it exited 0
-    kill -0 "$1" 2>/dev/null || return 0
-    kill -TERM "$1" 2>/dev/null
-    i=0
-    while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-    if kill -0 "$1" 2>/dev/null; then
-        echo "objects bench: pid $1 did not stop within 10 s of SIGTERM" >&2
-        kill -KILL "$1" 2>/dev/null
-        wait "$1" 2>/dev/null
-        return 1
-    fi
-    wait "$1"
-}
-cleanup() {
-    [ -n "$tpid" ] && stop_pid "$tpid"
-    [ -n "$npid" ] && stop_pid "$npid"
-    rm -rf "$tmp"
-}
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-free_port() {
-    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 bytes() { # 4K|1M|64M|4G -> bytes
     echo "$1" | awk '{ n = $0 + 0; u = substr($0, length($0));
         print n * (u == "K" ? 1024 : u == "M" ? 1048576 : u == "G" ? 1073741824 : 1) }'
-}
-ticks() { # PID...: "user system" clock ticks of those processes, all threads
-    for p in "$@"; do cat "/proc/$p/stat" 2>/dev/null; done |
-        awk '{ u += $14; s += $15 } END { print u + 0, s + 0 }'
-}
-task_ticks() { # PID...: "tid ticks" per thread
-    for p in "$@"; do cat /proc/"$p"/task/*/stat 2>/dev/null; done | awk '{ print $1, $14 + $15 }'
-}
-busiest() { # BEFORE AFTER SECONDS: the busiest thread's share of one core, %
-    printf '%s\n--\n%s\n' "$1" "$2" | awk -v hz="$HZ" -v el="$3" '
-        $0 == "--" { after = 1; next }
-        !after { t0[$1] = $2; next }
-        { d = $2 - t0[$1]; if (d > m) m = d }
-        END { printf "%.0f", (el > 0 ? m / hz / el * 100 : 0) }'
-}
-machine() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; } # busy ticks, all cores
-busy_pct() { # BEFORE AFTER SECONDS: the whole machine's busy share, %
-    awk -v a="$1" -v b="$2" -v hz="$HZ" -v el="$3" -v n="$NCPU" \
-        'BEGIN { if (el > 0) printf "%.0f", (b - a) / hz / el / n * 100 }'
 }
 threads() { # PID...: their threads now
     for p in "$@"; do cat "/proc/$p/status" 2>/dev/null; done |
         awk '/^Threads:/ { n += $2 } END { print n + 0 }'
 }
-tarn_pids() { echo "$tpid"; }
-nginx_pids() { echo "$npid"; ps -o pid= --ppid "$npid"; }
 
 # ---- tarn ----
 
@@ -152,8 +112,6 @@ s3() { # METHOD PATH: a signed request with an empty body; prints the status
     return 1
 }
 
-# Disk counters of DEV: reads, sectors read, writes, sectors written, ms busy, flushes
-disk() { [ -n "$DEV" ] && awk -v d="$DEV" '$3 == d { print $4, $6, $8, $10, $13, $18 }' /proc/diskstats; }
 disk_delta() { # BEFORE AFTER SECONDS: rates as fields
     awk -v a="$1" -v b="$2" -v el="$3" 'BEGIN { n = split(a, x, " "); split(b, y, " ")
         if (n < 6 || el <= 0) exit
@@ -186,7 +144,6 @@ load() {
     fi
 }
 
-signed() { echo --bucket "$BUCKET" --access-key "$AK" --secret-key "$SK"; }
 
 tarn_phase() {
     echo "tarn (--workers 2, 4+2 on six folders), ${SECS} s per run:"
@@ -207,42 +164,6 @@ tarn_phase() {
 
 # ---- nginx ----
 
-nginx_conf() { # PORT DIRECTIO_PORT
-    n=$tmp/nginx
-    mkdir -p "$n/logs" "$n/tmp"
-    cat >"$n/nginx.conf" <<EOF
-daemon off;
-worker_processes 2;
-pid $n/nginx.pid;
-error_log $n/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 1000000;
-    keepalive_timeout 60s;
-    default_type application/octet-stream;
-    client_body_temp_path $n/tmp/body;
-    proxy_temp_path $n/tmp/proxy;
-    fastcgi_temp_path $n/tmp/fastcgi;
-    uwsgi_temp_path $n/tmp/uwsgi;
-    scgi_temp_path $n/tmp/scgi;
-    server {
-        listen 127.0.0.1:$1;
-        root $tmp/www;
-    }
-    server {
-        listen 127.0.0.1:$2;
-        root $tmp/www;
-        directio 4k;
-        directio_alignment 4k;
-        output_buffers 2 1m;
-        aio threads;
-    }
-}
-EOF
-}
 
 start_nginx() { # sets port (sendfile from the page cache) and dport (O_DIRECT)
     port=$(free_port)
@@ -341,12 +262,10 @@ rss_phase() {
 
 # ---- report ----
 
-get() { field "$(cat "$res/$1" 2>/dev/null)" "$2"; }
 best_ceiling() { # SIZE: "mib_s mode" of the faster mode
     b=$(get "ceil-buffered-$1" mib_s) d=$(get "ceil-direct-$1" mib_s)
     awk -v b="${b:-0}" -v d="${d:-0}" 'BEGIN { if (d >= b) print d, "O_DIRECT"; else print b, "buffered" }'
 }
-ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 ceph() { # SIZE KIND: the issue's Ceph RGW figures (ops/s at 4K, MiB/s otherwise)
     case "$1-$2" in
     4K-put) echo 650 ;; 4K-get) echo 2900 ;; 1M-put) echo 180 ;; 1M-get) echo 580 ;;
@@ -430,22 +349,6 @@ report() {
     table_resources
 }
 
-write_doc() { # REPORT_FILE: replace the block between the markers in $DOC
-    [ -n "$DOC" ] || return 0
-    begin='<!-- objects-bench:begin (written by tests/bench/objects.sh) -->'
-    end='<!-- objects-bench:end -->'
-    if [ ! -f "$DOC" ]; then
-        printf '# Benchmarks\n\n' >"$DOC"
-    fi
-    if ! grep -q '^<!-- objects-bench:begin' "$DOC"; then
-        printf '\n## Objects (issue 3)\n\n%s\n%s\n' "$begin" "$end" >>"$DOC"
-    fi
-    awk -v f="$1" -v b="$begin" '
-        /^<!-- objects-bench:begin/ { print b; while ((getline l < f) > 0) print l; skip = 1; next }
-        /^<!-- objects-bench:end/ { skip = 0 }
-        !skip { print }' "$DOC" >"$tmp/doc.new" && cat "$tmp/doc.new" >"$DOC"
-    echo "(figures written to $DOC)"
-}
 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "Objects benchmark: $(df -h --output=avail "$tmp" | tail -1 | tr -d ' ') free on $tmp's file system"
