@@ -25,13 +25,6 @@ struct auth_body {
     const char *detail;
 };
 
-static int fail(const char **d, const char *msg, int err)
-{
-    if (d)
-        *d = msg;
-    return err;
-}
-
 /* res->streaming, or derived from the mode string for a result filled by
  * hand (the field came after streaming_mode). */
 static int streaming_of(const auth_result *res)
@@ -56,7 +49,7 @@ static int decoded_length(const auth_header *h, size_t n, int64_t *out, const ch
     size_t count;
     const char *v = auth__header_find(h, n, "x-amz-decoded-content-length", &count);
     if (!v)
-        return fail(d, "You must provide the x-amz-decoded-content-length HTTP header "
+        return auth__fail(d, "You must provide the x-amz-decoded-content-length HTTP header "
                     "with an aws-chunked body.", TARN_E_MISSING_CONTENT_LENGTH);
     size_t len = strlen(v);
     v = auth__trim(v, &len);
@@ -68,7 +61,7 @@ static int decoded_length(const auth_header *h, size_t n, int64_t *out, const ch
         x = x * 10 + (uint64_t)(v[i] - '0');
     }
     if (!okay)
-        return fail(d, "The x-amz-decoded-content-length header is not a valid number.",
+        return auth__fail(d, "The x-amz-decoded-content-length header is not a valid number.",
                     TARN_E_INVALID_REQUEST);
     *out = (int64_t)x;
     return 0;
@@ -88,7 +81,7 @@ static int decoder_setup(tarn_arena *a, const auth_result *res, int mode,
         cfg.trailer_alg = spec->alg;
     if (mode == AUTH_STREAM_SIGNED || mode == AUTH_STREAM_SIGNED_TRAILER) {
         if (res->anonymous || !res->chain_ready)
-            return fail(d, "A signed aws-chunked body needs a signed request.",
+            return auth__fail(d, "A signed aws-chunked body needs a signed request.",
                         TARN_E_ACCESS_DENIED);
         memcpy(cfg.seed_signature, res->seed_signature, 32);
         memcpy(cfg.signing_key, res->signing_key, 32);
@@ -110,7 +103,7 @@ int auth_body_create(tarn_arena *a, const auth_result *res, const auth_header *h
     b->expected_len = -1;
     int mode = res->payload_mode == AUTH_PAYLOAD_STREAMING ? streaming_of(res) : 0;
     if (mode == AUTH_STREAM_ECDSA)
-        return fail(detail, "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD (SigV4a) is not "
+        return auth__fail(detail, "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD (SigV4a) is not "
                     "implemented.", TARN_E_NOT_IMPLEMENTED);
     int trailer_ok = mode == AUTH_STREAM_UNSIGNED_TRAILER || mode == AUTH_STREAM_SIGNED_TRAILER;
     auth_checksum_spec spec;
@@ -216,13 +209,13 @@ static int finish(auth_body *b)
 {
     int rc;
     if (b->dec && (rc = auth__chunked_finish(b->dec)))
-        return fail(&b->detail, auth__chunked_detail(b->dec), rc);
+        return auth__fail(&b->detail, auth__chunked_detail(b->dec), rc);
     size_t tn;
     const char *tv = b->dec ? auth__chunked_trailer(b->dec, &tn) : NULL;
     if (b->trailer_expected && tv && (rc = auth_checksum_set_trailer(b->ck, tv, tn, &b->detail)))
         return rc;
     if (b->payload && (rc = auth_payload_finish(b->payload)))
-        return fail(&b->detail, rc == TARN_E_XAMZ_CONTENT_SHA256_MISMATCH
+        return auth__fail(&b->detail, rc == TARN_E_XAMZ_CONTENT_SHA256_MISMATCH
                     ? "The provided 'x-amz-content-sha256' header does not match what "
                       "was computed." : NULL, rc);
     return auth_checksum_finish(b->ck, &b->detail);

@@ -73,18 +73,13 @@ const char *auth__ck_trailer_invalid(int alg)
     return alg_get(alg) ? alg_get(alg)->tinvalid : "The trailing header is invalid.";
 }
 
-static int lower(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c + 32 : c;
-}
-
 static int ieq(const char *a, size_t an, const char *b)
 {
     size_t bn = strlen(b);
     if (an != bn)
         return 0;
     for (size_t i = 0; i < an; i++)
-        if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+        if (auth__lower((unsigned char)a[i]) != auth__lower((unsigned char)b[i]))
             return 0;
     return 1;
 }
@@ -176,13 +171,6 @@ void auth__b64_encode(const unsigned char *in, size_t n, char *out)
 
 /* ---- reading the headers ----------------------------------------------- */
 
-static int fail(const char **d, const char *msg, int err)
-{
-    if (d)
-        *d = msg;
-    return err;
-}
-
 #define SINGLE "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
 #define SDK_INVALID "Value for x-amz-sdk-checksum-algorithm header is invalid."
 
@@ -196,7 +184,7 @@ static int content_md5_parse(const auth_header *h, size_t n, auth_checksum_spec 
     size_t len = strlen(v);
     v = auth__trim(v, &len);
     if (count > 1 || auth_base64_decode_exact(v, len, out->content_md5, 16))
-        return fail(d, "The Content-MD5 you specified is not valid.", TARN_E_INVALID_DIGEST);
+        return auth__fail(d, "The Content-MD5 you specified is not valid.", TARN_E_INVALID_DIGEST);
     out->has_content_md5 = 1;
     return 0;
 }
@@ -211,11 +199,11 @@ static int value_header_parse(const auth_header *h, size_t n, auth_checksum_spec
         if (!v)
             continue;
         if (out->alg || count > 1)
-            return fail(d, SINGLE, TARN_E_INVALID_REQUEST);
+            return auth__fail(d, SINGLE, TARN_E_INVALID_REQUEST);
         size_t len = strlen(v);
         v = auth__trim(v, &len);
         if (auth_base64_decode_exact(v, len, out->expected, algs[alg].size))
-            return fail(d, algs[alg].invalid, TARN_E_INVALID_REQUEST);
+            return auth__fail(d, algs[alg].invalid, TARN_E_INVALID_REQUEST);
         out->alg = alg;
         out->expect = AUTH_CK_EXPECT_HEADER;
     }
@@ -233,7 +221,7 @@ static int trailer_header_parse(const auth_header *h, size_t n, int trailer_ok,
     if (!v)
         return 0;
     if (!trailer_ok)
-        return fail(d, "x-amz-trailer is only allowed with a STREAMING-*-TRAILER "
+        return auth__fail(d, "x-amz-trailer is only allowed with a STREAMING-*-TRAILER "
                     "x-amz-content-sha256.", TARN_E_INVALID_REQUEST);
     size_t len = strlen(v);
     v = auth__trim(v, &len);
@@ -242,12 +230,12 @@ static int trailer_header_parse(const auth_header *h, size_t n, int trailer_ok,
         if (ieq(v, len, algs[i].header))
             alg = i;
     if (count > 1 || memchr(v, ',', len))
-        return fail(d, "Expecting a single x-amz-checksum- header", TARN_E_INVALID_REQUEST);
+        return auth__fail(d, "Expecting a single x-amz-checksum- header", TARN_E_INVALID_REQUEST);
     if (alg == AUTH_CK_NONE)
-        return fail(d, "The value specified in the x-amz-trailer header is not supported",
+        return auth__fail(d, "The value specified in the x-amz-trailer header is not supported",
                     TARN_E_INVALID_REQUEST);
     if (out->alg) /* a value header and a trailer: S3's shorter wording */
-        return fail(d, "Expecting a single x-amz-checksum- header", TARN_E_INVALID_REQUEST);
+        return auth__fail(d, "Expecting a single x-amz-checksum- header", TARN_E_INVALID_REQUEST);
     out->alg = alg;
     out->expect = AUTH_CK_EXPECT_TRAILER;
     return 0;
@@ -266,7 +254,7 @@ static int sdk_alg_parse(const auth_header *h, size_t n, auth_checksum_spec *out
     v = auth__trim(v, &len);
     int alg = alg_by_name(v, len);
     if (count > 1 || alg == AUTH_CK_NONE || (out->alg && out->alg != alg))
-        return fail(d, SDK_INVALID, TARN_E_INVALID_REQUEST);
+        return auth__fail(d, SDK_INVALID, TARN_E_INVALID_REQUEST);
     out->alg = alg;
     return 0;
 }
@@ -384,7 +372,7 @@ int auth_checksum_set_trailer(auth_checksum *c, const char *b64, size_t n, const
     const alg_info *ai = alg_get(c->spec.alg);
     if (!ai || c->spec.expect != AUTH_CK_EXPECT_TRAILER ||
         auth_base64_decode_exact(b64, n, c->spec.expected, ai->size))
-        return fail(detail, auth__ck_trailer_invalid(c->spec.alg), TARN_E_INVALID_REQUEST);
+        return auth__fail(detail, auth__ck_trailer_invalid(c->spec.alg), TARN_E_INVALID_REQUEST);
     c->have_trailer = 1;
     return 0;
 }
@@ -410,7 +398,7 @@ static int finish(auth_checksum *c)
         return TARN_E_INTERNAL;
     tarn_hex(c->md5_out, 16, c->md5_hex);
     if (c->spec.has_content_md5 && CRYPTO_memcmp(c->md5_out, c->spec.content_md5, 16))
-        return fail(&c->detail, "The Content-MD5 you specified did not match what we "
+        return auth__fail(&c->detail, "The Content-MD5 you specified did not match what we "
                     "received.", TARN_E_BAD_DIGEST);
     const alg_info *ai = alg_get(c->spec.alg);
     if (!ai)
@@ -419,11 +407,11 @@ static int finish(auth_checksum *c)
         return TARN_E_INTERNAL;
     auth__b64_encode(c->digest, ai->size, c->b64);
     if (c->spec.expect == AUTH_CK_EXPECT_TRAILER && !c->have_trailer)
-        return fail(&c->detail, "The x-amz-trailer header announced a checksum trailer "
+        return auth__fail(&c->detail, "The x-amz-trailer header announced a checksum trailer "
                     "that the body did not carry.", TARN_E_INVALID_REQUEST);
     if (c->spec.expect != AUTH_CK_EXPECT_NONE &&
         CRYPTO_memcmp(c->digest, c->spec.expected, ai->size))
-        return fail(&c->detail, ai->mismatch, TARN_E_BAD_DIGEST);
+        return auth__fail(&c->detail, ai->mismatch, TARN_E_BAD_DIGEST);
     return 0;
 }
 

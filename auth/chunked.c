@@ -249,17 +249,12 @@ static int size_line_done(auth_chunked *d, const char *s, size_t n)
 
 /* ---- trailers ---------------------------------------------------------- */
 
-static int lower(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c + 32 : c;
-}
-
 static int name_is(const char *s, size_t n, const char *name)
 {
     if (!name || strlen(name) != n)
         return 0;
     for (size_t i = 0; i < n; i++)
-        if (lower((unsigned char)s[i]) != name[i])
+        if (auth__lower((unsigned char)s[i]) != name[i])
             return 0;
     return 1;
 }

@@ -152,6 +152,22 @@ int auth__query_decode(tarn_arena *a, const char *v, size_t vn, char **out);
  * NULL; *count (may be NULL) gets how many headers carry that name. */
 const char *auth__header_find(const auth_header *h, size_t n, const char *name,
                               size_t *count);
+/* ASCII lower-casing (no locale: header names are ASCII). */
+static inline int auth__lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+/* The usual error return: sets *detail (when detail is not NULL) to msg
+ * and returns err. Inline, so callers' flow analysis sees err != 0. */
+static inline int auth__fail(const char **detail, const char *msg, int err)
+{
+    if (detail)
+        *detail = msg;
+    return err;
+}
+/* text.c: ASCII case-insensitive order of (a, an) and (b, bn). */
+int auth__casecmp_n(const char *a, size_t an, const char *b, size_t bn);
+
 /* The value of one base64 symbol (RFC 4648 §4 alphabet), or -1. */
 int auth__b64_value(unsigned char c);
 /* base64 of in[0..n) into out (4·ceil(n/3) + 1 bytes, NUL-terminated). */

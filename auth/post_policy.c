@@ -26,24 +26,13 @@
 #define POLICY_MAX (64 * 1024) /* base64 characters; AWS's forms are a few KiB */
 #define JSON_DEPTH 8           /* object → conditions → condition → value */
 
-static int fail(const char **d, const char *msg, int err)
-{
-    *d = msg;
-    return err;
-}
-
-static int lower(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c + 32 : c;
-}
-
 static int ieq_n(const char *a, const char *b, size_t bn)
 {
     size_t an = strlen(a);
     if (an != bn)
         return 0;
     for (size_t i = 0; i < an; i++)
-        if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+        if (auth__lower((unsigned char)a[i]) != auth__lower((unsigned char)b[i]))
             return 0;
     return 1;
 }
@@ -131,22 +120,22 @@ static int sigv4_check(form *fm, const auth_creds *c, const char *policy,
     if (rc)
         return rc;
     if (strcmp(alg, "AWS4-HMAC-SHA256") != 0)
-        return fail(fm->d, "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"",
+        return auth__fail(fm->d, "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"",
                     TARN_E_INVALID_ARGUMENT);
     if (auth__sigv4_credential_parse(fm->a, cred, strlen(cred), &h, fm->d)) {
         *fm->d = auth__detail_reword(fm->a, *fm->d, "X-Amz-Credential");
         return TARN_E_INVALID_ARGUMENT;
     }
     if (auth__time_parse_iso8601(date, &t))
-        return fail(fm->d, "X-Amz-Date must be in the ISO8601 Long Format "
+        return auth__fail(fm->d, "X-Amz-Date must be in the ISO8601 Long Format "
                     "\"yyyyMMdd'T'HHmmss'Z'\"", TARN_E_INVALID_ARGUMENT);
     const char *secret = auth__creds_find(c, h.akid, h.akid_len);
     if (!secret)
-        return fail(fm->d, "The AWS Access Key Id you provided does not exist in our records.",
+        return auth__fail(fm->d, "The AWS Access Key Id you provided does not exist in our records.",
                     TARN_E_INVALID_ACCESS_KEY_ID);
     unsigned char want[32], key[32], mac[32];
     if (strlen(sig) != 64 || auth__unhex(sig, 32, want))
-        return fail(fm->d, mismatch, TARN_E_SIGNATURE_DOES_NOT_MATCH);
+        return auth__fail(fm->d, mismatch, TARN_E_SIGNATURE_DOES_NOT_MATCH);
     rc = auth__signing_key(secret, h.date8, h.region, h.region_len, "s3", key);
     if (!rc)
         rc = auth__hmac_sha256(key, 32, policy, strlen(policy), mac);
@@ -154,7 +143,7 @@ static int sigv4_check(form *fm, const auth_creds *c, const char *policy,
     if (rc)
         return rc;
     if (CRYPTO_memcmp(mac, want, 32) != 0)
-        return fail(fm->d, mismatch, TARN_E_SIGNATURE_DOES_NOT_MATCH);
+        return auth__fail(fm->d, mismatch, TARN_E_SIGNATURE_DOES_NOT_MATCH);
     out->access_key = tarn_arena_strndup(fm->a, h.akid, h.akid_len);
     out->region = tarn_arena_strndup(fm->a, h.region, h.region_len);
     return out->access_key && out->region ? 0 : TARN_E_NOMEM;
@@ -173,16 +162,16 @@ static int sigv2_check(form *fm, const auth_creds *c, const char *policy,
         return missing_field(fm, "Signature");
     const char *secret = auth__creds_find(c, akid, strlen(akid));
     if (!secret)
-        return fail(fm->d, "The AWS Access Key Id you provided does not exist in our records.",
+        return auth__fail(fm->d, "The AWS Access Key Id you provided does not exist in our records.",
                     TARN_E_INVALID_ACCESS_KEY_ID);
     unsigned char want[20], mac[20];
     if (auth_base64_decode_exact(sig, strlen(sig), want, 20))
-        return fail(fm->d, mismatch, TARN_E_SIGNATURE_DOES_NOT_MATCH);
+        return auth__fail(fm->d, mismatch, TARN_E_SIGNATURE_DOES_NOT_MATCH);
     int rc = auth__hmac_sha1(secret, strlen(secret), policy, strlen(policy), mac);
     if (rc)
         return rc;
     if (CRYPTO_memcmp(mac, want, 20) != 0)
-        return fail(fm->d, mismatch, TARN_E_SIGNATURE_DOES_NOT_MATCH);
+        return auth__fail(fm->d, mismatch, TARN_E_SIGNATURE_DOES_NOT_MATCH);
     out->sigv2 = 1;
     out->access_key = tarn_arena_strdup(fm->a, akid);
     return out->access_key ? 0 : TARN_E_NOMEM;
@@ -243,12 +232,12 @@ static int policy_parse(form *fm, const char *b64, json_object **out)
     char *txt;
     size_t n;
     if (strlen(b64) > POLICY_MAX)
-        return fail(fm->d, "Invalid Policy: Policy document too large.",
+        return auth__fail(fm->d, "Invalid Policy: Policy document too large.",
                     TARN_E_INVALID_ARGUMENT);
     int rc = b64_decode(fm->a, b64, &txt, &n);
     if (rc)
         return rc == TARN_E_NOMEM ? rc
-                                  : fail(fm->d, "Invalid Policy: Invalid Base64 encoding.",
+                                  : auth__fail(fm->d, "Invalid Policy: Invalid Base64 encoding.",
                                          TARN_E_INVALID_ARGUMENT);
     while (n && (txt[n - 1] == ' ' || txt[n - 1] == '\t' || txt[n - 1] == '\r' ||
                  txt[n - 1] == '\n'))
@@ -266,7 +255,7 @@ static int policy_parse(form *fm, const char *b64, json_object **out)
         return TARN_E_NOMEM;
     }
     if (!ok || !json_object_is_type(j, json_type_object))
-        return fail(fm->d, bad_json, TARN_E_INVALID_ARGUMENT);
+        return auth__fail(fm->d, bad_json, TARN_E_INVALID_ARGUMENT);
     *out = j;
     return 0;
 }
@@ -276,7 +265,7 @@ static int expiration_check(form *fm, json_object *pol, int64_t now, auth_post_r
 {
     json_object *e;
     if (!json_object_object_get_ex(pol, "expiration", &e))
-        return fail(fm->d, "Invalid Policy: Policy missing expiration.",
+        return auth__fail(fm->d, "Invalid Policy: Policy missing expiration.",
                     TARN_E_INVALID_ARGUMENT);
     if (!json_object_is_type(e, json_type_string) ||
         auth__time_parse_iso8601_ext(json_object_get_string(e), &out->expiration)) {
@@ -286,7 +275,7 @@ static int expiration_check(form *fm, json_object *pol, int64_t now, auth_post_r
         return TARN_E_INVALID_ARGUMENT;
     }
     if (now > out->expiration)
-        return fail(fm->d, "Invalid according to Policy: Policy expired.",
+        return auth__fail(fm->d, "Invalid according to Policy: Policy expired.",
                     TARN_E_ACCESS_DENIED);
     return 0;
 }
@@ -442,7 +431,7 @@ static int conditions_check(form *fm, json_object *pol, auth_post_result *out)
     json_object *cs;
     if (!json_object_object_get_ex(pol, "conditions", &cs) ||
         !json_object_is_type(cs, json_type_array))
-        return fail(fm->d, "Invalid Policy: Policy missing conditions.",
+        return auth__fail(fm->d, "Invalid Policy: Policy missing conditions.",
                     TARN_E_INVALID_ARGUMENT);
     size_t n = json_object_array_length(cs);
     for (size_t i = 0; i < n; i++) {
@@ -490,10 +479,10 @@ int auth_post_length_check(const auth_post_result *res, uint64_t len, const char
     const char *d = NULL;
     int rc = 0;
     if (res->has_length_range && len < res->length_min)
-        rc = fail(&d, "Your proposed upload is smaller than the minimum allowed size",
+        rc = auth__fail(&d, "Your proposed upload is smaller than the minimum allowed size",
                   TARN_E_ENTITY_TOO_SMALL);
     else if (res->has_length_range && len > res->length_max)
-        rc = fail(&d, "Your proposed upload exceeds the maximum allowed size",
+        rc = auth__fail(&d, "Your proposed upload exceeds the maximum allowed size",
                   TARN_E_ENTITY_TOO_LARGE);
     if (detail)
         *detail = d;
@@ -519,7 +508,7 @@ static int verify(form *fm, const auth_creds *c, int64_t now, uint64_t len,
     if (rc)
         return rc;
     if (field_get(fm, "x-amz-security-token"))
-        return fail(fm->d, "The provided token is malformed or otherwise invalid.",
+        return auth__fail(fm->d, "The provided token is malformed or otherwise invalid.",
                     TARN_E_INVALID_ACCESS_KEY_ID);
     int version = form_version(fm);
     if (version == 0) {

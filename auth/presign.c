@@ -24,12 +24,6 @@ static const char need_all[] =
     "X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and "
     "X-Amz-Expires parameters.";
 
-static int fail(const char **d, const char *msg, int err)
-{
-    *d = msg;
-    return err;
-}
-
 typedef struct qauth {
     char *algorithm, *credential, *date, *expires, *signed_headers, *signature;
 } qauth;
@@ -41,7 +35,7 @@ static int param_get(tarn_arena *a, const char *q, const char *name, char **out,
     const char *v;
     size_t vn, n = auth__query_find(q, name, &v, &vn);
     if (n == 0)
-        return fail(d, need_all, AUTH_E_QUERY_PARAMS);
+        return auth__fail(d, need_all, AUTH_E_QUERY_PARAMS);
     if (n > 1) {
         *d = tarn_arena_printf(a, "Query-string authentication version 4 allows only one "
                                "%s parameter.", name);
@@ -89,17 +83,17 @@ static int expires_parse(const char *s, int64_t *out, const char **d)
 {
     const char *p = s + (*s == '-');
     if (!*p || strspn(p, "0123456789") != strlen(p))
-        return fail(d, "X-Amz-Expires should be a number", AUTH_E_QUERY_PARAMS);
+        return auth__fail(d, "X-Amz-Expires should be a number", AUTH_E_QUERY_PARAMS);
     if (*s == '-')
-        return fail(d, "X-Amz-Expires must be non-negative", AUTH_E_QUERY_PARAMS);
+        return auth__fail(d, "X-Amz-Expires must be non-negative", AUTH_E_QUERY_PARAMS);
     int64_t v = 0;
     for (; *p && v <= MAX_EXPIRES; p++)
         v = v * 10 + (*p - '0');
     if (v > MAX_EXPIRES)
-        return fail(d, "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+        return auth__fail(d, "X-Amz-Expires must be less than a week (in seconds) that is 604800",
                     AUTH_E_QUERY_PARAMS);
     if (v == 0)
-        return fail(d, "X-Amz-Expires must be greater than 0", AUTH_E_QUERY_PARAMS);
+        return auth__fail(d, "X-Amz-Expires must be greater than 0", AUTH_E_QUERY_PARAMS);
     *out = v;
     return 0;
 }
@@ -109,7 +103,7 @@ static int params_check(tarn_arena *a, const qauth *p, auth_sigv4_hdr *h, int64_
                         int64_t *expires, const char **d)
 {
     if (strcmp(p->algorithm, "AWS4-HMAC-SHA256") != 0)
-        return fail(d, "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"",
+        return auth__fail(d, "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"",
                     AUTH_E_QUERY_PARAMS);
     int rc = auth__sigv4_credential_parse(a, p->credential, strlen(p->credential), h, d);
     if (rc) {
@@ -117,7 +111,7 @@ static int params_check(tarn_arena *a, const qauth *p, auth_sigv4_hdr *h, int64_
         return AUTH_E_QUERY_PARAMS;
     }
     if (auth__time_parse_iso8601(p->date, t))
-        return fail(d, "X-Amz-Date must be in the ISO8601 Long Format "
+        return auth__fail(d, "X-Amz-Date must be in the ISO8601 Long Format "
                     "\"yyyyMMdd'T'HHmmss'Z'\"", AUTH_E_QUERY_PARAMS);
     if ((rc = expires_parse(p->expires, expires, d)))
         return rc;
@@ -135,7 +129,7 @@ static int params_check(tarn_arena *a, const qauth *p, auth_sigv4_hdr *h, int64_
     /* A signature that is not 64 hex digits cannot match: say so as AWS
      * does, not as a malformed request. */
     if (strlen(p->signature) != 64 || auth__unhex(p->signature, 32, h->signature))
-        return fail(d, "The request signature we calculated does not match the signature "
+        return auth__fail(d, "The request signature we calculated does not match the signature "
                     "you provided. Check your key and signing method.",
                     TARN_E_SIGNATURE_DOES_NOT_MATCH);
     return 0;
@@ -146,9 +140,9 @@ static int params_check(tarn_arena *a, const qauth *p, auth_sigv4_hdr *h, int64_
 static int window_check(int64_t t, int64_t expires, int64_t now, const char **d)
 {
     if (t - now > MAX_SKEW_SECONDS)
-        return fail(d, "Request is not valid yet", TARN_E_ACCESS_DENIED);
+        return auth__fail(d, "Request is not valid yet", TARN_E_ACCESS_DENIED);
     if (now > t + expires)
-        return fail(d, "Request has expired", TARN_E_ACCESS_DENIED);
+        return auth__fail(d, "Request has expired", TARN_E_ACCESS_DENIED);
     return 0;
 }
 
@@ -166,7 +160,7 @@ static int payload_get(tarn_arena *a, const auth_request *r, const char **out,
         int rc = auth__query_decode(a, qv, qn, &dec);
         if (rc)
             return rc == TARN_E_INVALID_ARGUMENT
-                       ? fail(d, "The query string has a malformed percent-escape.", rc)
+                       ? auth__fail(d, "The query string has a malformed percent-escape.", rc)
                        : rc;
         v = dec;
     }
@@ -180,7 +174,7 @@ int auth__presign_verify(tarn_arena *a, const auth_creds *c, const auth_request 
     /* tarn issues no temporary credentials: a session token names a key
      * that cannot exist here. */
     if (auth__query_find(r->raw_query, "X-Amz-Security-Token", NULL, NULL))
-        return fail(d, "The provided token is malformed or otherwise invalid.",
+        return auth__fail(d, "The provided token is malformed or otherwise invalid.",
                     TARN_E_INVALID_ACCESS_KEY_ID);
     qauth p;
     auth_sigv4_hdr h;
@@ -191,7 +185,7 @@ int auth__presign_verify(tarn_arena *a, const auth_creds *c, const auth_request 
         return rc;
     const char *secret = auth__creds_find(c, h.akid, h.akid_len);
     if (!secret)
-        return fail(d, "The AWS Access Key Id you provided does not exist in our records.",
+        return auth__fail(d, "The AWS Access Key Id you provided does not exist in our records.",
                     TARN_E_INVALID_ACCESS_KEY_ID);
     if ((rc = window_check(t, expires, r->now, d)))
         return rc;

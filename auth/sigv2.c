@@ -30,28 +30,6 @@
 static const char mismatch[] = "The request signature we calculated does not match the "
                                "signature you provided. Check your key and signing method.";
 
-static int fail(const char **d, const char *msg, int err)
-{
-    *d = msg;
-    return err;
-}
-
-static int lower(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c + 32 : c;
-}
-
-static int casecmp_n(const char *a, size_t an, const char *b, size_t bn)
-{
-    size_t m = an < bn ? an : bn;
-    for (size_t i = 0; i < m; i++) {
-        int d = lower((unsigned char)a[i]) - lower((unsigned char)b[i]);
-        if (d)
-            return d;
-    }
-    return (an > bn) - (an < bn);
-}
-
 /* ---- CanonicalizedResource --------------------------------------------- */
 
 /* The sub-resources that go into CanonicalizedResource. AWS's page lists
@@ -175,7 +153,7 @@ typedef struct amzh {
 static int amzh_cmp(const void *x, const void *y)
 {
     const amzh *a = x, *b = y;
-    int r = casecmp_n(a->h->name, strlen(a->h->name), b->h->name, strlen(b->h->name));
+    int r = auth__casecmp_n(a->h->name, strlen(a->h->name), b->h->name, strlen(b->h->name));
     return r ? r : (a->order > b->order) - (a->order < b->order);
 }
 
@@ -212,8 +190,8 @@ static int amz_headers_add(tarn_arena *a, const auth_request *r, int skip_date, 
     size_t n = 0;
     for (size_t i = 0; i < r->n_headers; i++) {
         const char *name = r->headers[i].name;
-        if (!name || casecmp_n(name, strlen(name) < 6 ? strlen(name) : 6, "x-amz-", 6) ||
-            (skip_date && casecmp_n(name, strlen(name), "x-amz-date", 10) == 0))
+        if (!name || auth__casecmp_n(name, strlen(name) < 6 ? strlen(name) : 6, "x-amz-", 6) ||
+            (skip_date && auth__casecmp_n(name, strlen(name), "x-amz-date", 10) == 0))
             continue;
         v[n].h = &r->headers[i];
         v[n].order = i;
@@ -225,14 +203,14 @@ static int amz_headers_add(tarn_arena *a, const auth_request *r, int skip_date, 
     for (size_t i = 0; i < n && !rc; i++) {
         const char *name = v[i].h->name;
         size_t nn = strlen(name);
-        int same = i && casecmp_n(v[i - 1].h->name, strlen(v[i - 1].h->name), name, nn) == 0;
+        int same = i && auth__casecmp_n(v[i - 1].h->name, strlen(v[i - 1].h->name), name, nn) == 0;
         if (same) {
             rc = tarn_buf_append(b, ",", 1);
         } else {
             if (i)
                 rc = tarn_buf_append(b, "\n", 1);
             for (size_t k = 0; k < nn && !rc; k++) {
-                char ch = (char)lower((unsigned char)name[k]);
+                char ch = (char)auth__lower((unsigned char)name[k]);
                 rc = tarn_buf_append(b, &ch, 1);
             }
             if (!rc)
@@ -298,13 +276,13 @@ static int signature_check(tarn_arena *a, const auth_request *r, const char *sec
     unsigned char sig[20];
     size_t sn = strlen(sig_b64);
     if (auth_base64_decode_exact(sig_b64, sn, sig, 20))
-        return fail(d, mismatch, TARN_E_SIGNATURE_DOES_NOT_MATCH);
+        return auth__fail(d, mismatch, TARN_E_SIGNATURE_DOES_NOT_MATCH);
     subres *s;
     size_t ns, extra = 0;
     int rc = subres_collect(a, r->raw_query, &s, &ns);
     if (rc)
         return rc == TARN_E_INVALID_ARGUMENT
-                   ? fail(d, "The query string has a malformed percent-escape.", rc)
+                   ? auth__fail(d, "The query string has a malformed percent-escape.", rc)
                    : rc;
     for (size_t i = 0; i < ns; i++)
         extra += !in_list(&s[i], subres_core, N_CORE);
@@ -316,7 +294,7 @@ static int signature_check(tarn_arena *a, const auth_request *r, const char *sec
                 return rc;
         }
     }
-    return fail(d, mismatch, TARN_E_SIGNATURE_DOES_NOT_MATCH);
+    return auth__fail(d, mismatch, TARN_E_SIGNATURE_DOES_NOT_MATCH);
 }
 
 /* access_key and the payload fields, once the signature held. SigV2 has
@@ -342,11 +320,11 @@ static int header_time_check(const auth_request *r, const char *xd, const char *
     int64_t t;
     const char *v = xd ? xd : date;
     if (!v || auth__time_parse_http(v, &t))
-        return fail(d, "AWS authentication requires a valid Date or x-amz-date header",
+        return auth__fail(d, "AWS authentication requires a valid Date or x-amz-date header",
                     TARN_E_ACCESS_DENIED);
     int64_t skew = t - r->now;
     if (skew > MAX_SKEW_SECONDS || skew < -MAX_SKEW_SECONDS)
-        return fail(d, "The difference between the request time and the current time is "
+        return auth__fail(d, "The difference between the request time and the current time is "
                     "too large.", TARN_E_REQUEST_TIME_TOO_SKEWED);
     return 0;
 }
@@ -379,11 +357,11 @@ int auth__sigv2_header_verify(tarn_arena *a, const auth_creds *c, const auth_req
     size_t sn = colon ? strlen(colon + 1) : 0;
     const char *sig = colon ? auth__trim(colon + 1, &sn) : NULL;
     if (!colon || colon == v || sn == 0)
-        return fail(d, "AWS authorization header is invalid.  Expected "
+        return auth__fail(d, "AWS authorization header is invalid.  Expected "
                     "AwsAccessKeyId:signature", TARN_E_INVALID_ARGUMENT);
     const char *secret = auth__creds_find(c, v, (size_t)(colon - v));
     if (!secret)
-        return fail(d, "The AWS Access Key Id you provided does not exist in our records.",
+        return auth__fail(d, "The AWS Access Key Id you provided does not exist in our records.",
                     TARN_E_INVALID_ACCESS_KEY_ID);
     const char *xd = auth__header_find(r->headers, r->n_headers, "x-amz-date", NULL);
     const char *date = auth__header_find(r->headers, r->n_headers, "date", NULL);
@@ -408,7 +386,7 @@ static int qparam(tarn_arena *a, const auth_request *r, const char *name, char *
     const char *v;
     size_t vn;
     if (auth__query_find(r->raw_query, name, &v, &vn) != 1)
-        return fail(d, "Query-string authentication requires the Signature, Expires and "
+        return auth__fail(d, "Query-string authentication requires the Signature, Expires and "
                     "AWSAccessKeyId parameters", TARN_E_ACCESS_DENIED);
     int rc = auth__query_decode(a, v, vn, out);
     if (rc == TARN_E_INVALID_ARGUMENT)
@@ -437,7 +415,7 @@ int auth__sigv2_query_verify(tarn_arena *a, const auth_creds *c, const auth_requ
                              auth_result *out, const char **d)
 {
     if (auth__query_find(r->raw_query, "x-amz-security-token", NULL, NULL))
-        return fail(d, "The provided token is malformed or otherwise invalid.",
+        return auth__fail(d, "The provided token is malformed or otherwise invalid.",
                     TARN_E_INVALID_ACCESS_KEY_ID);
     char *akid, *expires, *sig;
     int64_t exp;
@@ -450,10 +428,10 @@ int auth__sigv2_query_verify(tarn_arena *a, const auth_creds *c, const auth_requ
         return rc;
     const char *secret = auth__creds_find(c, akid, strlen(akid));
     if (!secret)
-        return fail(d, "The AWS Access Key Id you provided does not exist in our records.",
+        return auth__fail(d, "The AWS Access Key Id you provided does not exist in our records.",
                     TARN_E_INVALID_ACCESS_KEY_ID);
     if (r->now > exp)
-        return fail(d, "Request has expired", TARN_E_ACCESS_DENIED);
+        return auth__fail(d, "Request has expired", TARN_E_ACCESS_DENIED);
     reading rd = {.date_line = expires};
     if ((rc = signature_check(a, r, secret, sig, &rd, 1, d)))
         return rc;

@@ -26,30 +26,13 @@
 
 /* ---- small helpers ----------------------------------------------------- */
 
-static int lower(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c + 32 : c;
-}
-
-/* ASCII case-insensitive order of (a, an) and (b, bn); no locale. */
-static int casecmp_n(const char *a, size_t an, const char *b, size_t bn)
-{
-    size_t m = an < bn ? an : bn;
-    for (size_t i = 0; i < m; i++) {
-        int d = lower((unsigned char)a[i]) - lower((unsigned char)b[i]);
-        if (d)
-            return d;
-    }
-    return (an > bn) - (an < bn);
-}
-
 /* The first value of header `name` (lower case), or NULL. */
 static const char *header_get(const auth_request *r, const char *name)
 {
     size_t n = strlen(name);
     for (size_t i = 0; i < r->n_headers; i++) {
         const char *h = r->headers[i].name;
-        if (h && casecmp_n(h, strlen(h), name, n) == 0)
+        if (h && auth__casecmp_n(h, strlen(h), name, n) == 0)
             return r->headers[i].value ? r->headers[i].value : "";
     }
     return NULL;
@@ -75,12 +58,6 @@ static int escapes_ok(const char *s, size_t n)
         if (s[i] == '%' && (i + 2 >= n || auth__unhex(s + i + 1, 1, &tmp)))
             return 0;
     return 1;
-}
-
-static int fail(const char **d, const char *msg, int err)
-{
-    *d = msg;
-    return err;
 }
 
 /* ---- arena string builder ---------------------------------------------- */
@@ -169,7 +146,7 @@ static int canonical_uri(tarn_arena *a, const char *raw, const char **out, size_
         return 0;
     }
     if (!escapes_ok(raw, len))
-        return fail(d, "The request path has a malformed percent-escape.",
+        return auth__fail(d, "The request path has a malformed percent-escape.",
                     TARN_E_INVALID_ARGUMENT);
     size_t dn;
     char *dec = tarn_uri_decode(a, raw, len, 0, &dn);
@@ -210,7 +187,7 @@ static int query_part(tarn_arena *a, const char *s, size_t n, const char **out,
         return 0;
     }
     if (!escapes_ok(s, n))
-        return fail(d, "The query string has a malformed percent-escape.",
+        return auth__fail(d, "The query string has a malformed percent-escape.",
                     TARN_E_INVALID_ARGUMENT);
     size_t dn;
     char *dec = tarn_uri_decode(a, s, n, 1, &dn);
@@ -293,7 +270,7 @@ static int hdr_ptr_cmp(const void *x, const void *y)
 {
     const auth_header *a = *(const auth_header *const *)x;
     const auth_header *b = *(const auth_header *const *)y;
-    int r = casecmp_n(a->name, strlen(a->name), b->name, strlen(b->name));
+    int r = auth__casecmp_n(a->name, strlen(a->name), b->name, strlen(b->name));
     return r ? r : (a > b) - (a < b);
 }
 
@@ -326,7 +303,7 @@ static size_t hdr_emit_values(sbuf *b, const auth_request *r, const hdr_index *i
     if (!ix->v) {
         for (size_t i = 0; i < r->n_headers; i++) {
             const auth_header *h = &r->headers[i];
-            if (!h->name || casecmp_n(h->name, strlen(h->name), name, n) != 0)
+            if (!h->name || auth__casecmp_n(h->name, strlen(h->name), name, n) != 0)
                 continue;
             if (found++)
                 sb_add(b, ",", 1);
@@ -338,14 +315,14 @@ static size_t hdr_emit_values(sbuf *b, const auth_request *r, const hdr_index *i
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const char *m = ix->v[mid]->name;
-        if (casecmp_n(m, strlen(m), name, n) < 0)
+        if (auth__casecmp_n(m, strlen(m), name, n) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
     for (; lo < ix->n; lo++) {
         const auth_header *h = ix->v[lo];
-        if (casecmp_n(h->name, strlen(h->name), name, n) != 0)
+        if (auth__casecmp_n(h->name, strlen(h->name), name, n) != 0)
             break;
         if (found++)
             sb_add(b, ",", 1);
@@ -371,7 +348,7 @@ static int canonical_headers(tarn_arena *a, const auth_request *r, const auth_si
         sb_add(&b, p, (size_t)(e - p));
         sb_add(&b, ":", 1);
         if (hdr_emit_values(&b, r, &ix, p, (size_t)(e - p)) == 0)
-            return fail(d, "The request signature we calculated does not match the "
+            return auth__fail(d, "The request signature we calculated does not match the "
                         "signature you provided. A signed header is missing.",
                         TARN_E_SIGNATURE_DOES_NOT_MATCH);
         sb_add(&b, "\n", 1);
@@ -488,13 +465,13 @@ static int request_time(const auth_request *r, int64_t *t, char ts[17], const ch
     const char *xd = header_get(r, "x-amz-date");
     if (xd) {
         if (auth__time_parse_iso8601(xd, t))
-            return fail(d, no_date, TARN_E_ACCESS_DENIED);
+            return auth__fail(d, no_date, TARN_E_ACCESS_DENIED);
         memcpy(ts, xd, 17);
         return 0;
     }
     const char *dh = header_get(r, "date");
     if (!dh || auth__time_parse_rfc1123(dh, t))
-        return fail(d, no_date, TARN_E_ACCESS_DENIED);
+        return auth__fail(d, no_date, TARN_E_ACCESS_DENIED);
     auth__time_format_iso8601(*t, ts);
     return 0;
 }
@@ -528,7 +505,7 @@ int auth__payload_parse(const char *v, auth_result *out, const char **d)
             return 0;
         }
     }
-    return fail(d, "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, "
+    return auth__fail(d, "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, "
                 "STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, "
                 "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, "
                 "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, "
@@ -553,7 +530,7 @@ static int time_check(tarn_arena *a, const auth_request *r, const auth_sigv4_hdr
     }
     int64_t skew = t - r->now;
     if (skew > MAX_SKEW_SECONDS || skew < -MAX_SKEW_SECONDS)
-        return fail(d, "The difference between the request time and the current time "
+        return auth__fail(d, "The difference between the request time and the current time "
                     "is too large.", TARN_E_REQUEST_TIME_TOO_SKEWED);
     return 0;
 }
@@ -590,7 +567,7 @@ static int signature_check(tarn_arena *a, const auth_request *r, const canon *cn
         if (CRYPTO_memcmp(sig, cn->h->signature, 32) == 0)
             return 0;
     }
-    return fail(d, "The request signature we calculated does not match the signature "
+    return auth__fail(d, "The request signature we calculated does not match the signature "
                 "you provided. Check your key and signing method.",
                 TARN_E_SIGNATURE_DOES_NOT_MATCH);
 }
@@ -645,7 +622,7 @@ static int sigv4_verify(tarn_arena *a, const auth_creds *c, const auth_request *
         return rc;
     const char *secret = auth__creds_find(c, h.akid, h.akid_len);
     if (!secret)
-        return fail(d, "The AWS Access Key Id you provided does not exist in our records.",
+        return auth__fail(d, "The AWS Access Key Id you provided does not exist in our records.",
                     TARN_E_INVALID_ACCESS_KEY_ID);
     char ts[17];
     if ((rc = time_check(a, r, &h, ts, d)))
@@ -653,7 +630,7 @@ static int sigv4_verify(tarn_arena *a, const auth_creds *c, const auth_request *
     /* AWS requires the header on every SigV4 header-auth request. */
     const char *ph = header_get(r, "x-amz-content-sha256");
     if (!ph)
-        return fail(d, "Missing required header for this request: x-amz-content-sha256",
+        return auth__fail(d, "Missing required header for this request: x-amz-content-sha256",
                     TARN_E_INVALID_REQUEST);
     if ((rc = auth__payload_parse(ph, out, d)))
         return rc;
@@ -688,7 +665,7 @@ static int verify(tarn_arena *a, const auth_creds *c, const auth_request *r,
     const char *authz = header_get(r, "authorization");
     int qauth = query_has_auth(r->raw_query);
     if (authz && qauth)
-        return fail(d, "Only one auth mechanism allowed; only the X-Amz-Algorithm query "
+        return auth__fail(d, "Only one auth mechanism allowed; only the X-Amz-Algorithm query "
                     "parameter, Signature query string parameter or the Authorization "
                     "header should be specified", TARN_E_INVALID_ARGUMENT);
     if (qauth == 4)
@@ -709,7 +686,7 @@ static int verify(tarn_arena *a, const auth_creds *c, const auth_request *r,
         return sigv4_verify(a, c, r, authz, out, d);
     if (strncmp(authz, "AWS ", 4) == 0)
         return auth__sigv2_header_verify(a, c, r, authz + 4, out, d);
-    return fail(d, "Unsupported Authorization Type", TARN_E_INVALID_ARGUMENT);
+    return auth__fail(d, "Unsupported Authorization Type", TARN_E_INVALID_ARGUMENT);
 }
 
 int auth_request_verify(tarn_arena *a, const auth_creds *c, const auth_request *r,
