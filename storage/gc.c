@@ -6,9 +6,11 @@
  * under "g/<seq>" in the same batch (object_meta.c), so the queue is
  * exactly the set of unreferenced data ids; nothing is lost by a crash.
  * A background thread drains it: for each entry whose data id no reader
- * holds it removes the files (stor__data_remove) and then deletes the
- * entry through the commit thread. Removal is idempotent, so a crash
- * between the two only repeats it. Workers never wait on an unlink.
+ * holds it removes the files (stor__data_remove), makes the removals
+ * durable (one syncfs per disk file system per batch: an unlink the power
+ * cut undid would otherwise leave files that no record names), and then
+ * deletes the entries through the commit thread. Removal is idempotent, so
+ * a crash between the two only repeats it. Workers never wait on an unlink.
  *
  * Why holds are enough: a reader reads the head, holds its data id, then
  * checks that "d/<id>" still exists (stor__data_referenced) before it
@@ -108,6 +110,7 @@ typedef struct gc_del_op {
     stor_op base;
     uint64_t seq[GC_BATCH];
     size_t n;
+    uint64_t disks_touched; /* bit i: files removed from disk i */
 } gc_del_op;
 
 static int gc_del_apply(stor_txn *t, stor_op *op)
@@ -123,14 +126,23 @@ static int gc_del_apply(stor_txn *t, stor_op *op)
 
 static int gc_flush(stor *s, gc_del_op *d)
 {
+    stor__disks_sync(s, d->disks_touched);
+    d->disks_touched = 0;
     int rc = d->n ? stor__commit_wait(s, &d->base) : 0;
     d->n = 0;
     return rc;
 }
 
+static void note_disks(gc_del_op *d, const stor_layout *l)
+{
+    for (int i = 0; i < l->k + l->m && i < STOR_MAX_SHARDS; i++)
+        if (l->disk[i] < 64)
+            d->disks_touched |= 1ull << l->disk[i];
+}
+
 /* Remove the files of one shard set unless its id is live again. 1 done,
  * 0 retry later. */
-static int gc_one(stor *s, const stor_layout *l)
+static int gc_one(stor *s, gc_del_op *d, const stor_layout *l)
 {
     int ref = stor__data_referenced(s, l->data_id);
     if (ref < 0)
@@ -144,13 +156,14 @@ static int gc_one(stor *s, const stor_layout *l)
         s->gc_remove(s, l);
     else
         stor__data_remove(s, l);
+    note_disks(d, l);
     return 1;
 }
 
 /* A replaced multipart version: readers hold part 1's id (any part's
  * counts), and every part is removed on its own. A pass cut short repeats
  * the removals, which tolerate files already gone. */
-static int gc_parts(stor *s, const stor_layout *l)
+static int gc_parts(stor *s, gc_del_op *d, const stor_layout *l)
 {
     stor_layout pl;
     for (uint32_t i = 0; i < l->n_parts; i++)
@@ -159,7 +172,7 @@ static int gc_parts(stor *s, const stor_layout *l)
     for (uint32_t i = 0; i < l->n_parts; i++) {
         if (stor__layout_part(l, i, &pl, NULL))
             continue; /* a damaged entry: nothing to name its files by */
-        if (!gc_one(s, &pl))
+        if (!gc_one(s, d, &pl))
             return 0;
     }
     return 1;
@@ -167,7 +180,7 @@ static int gc_parts(stor *s, const stor_layout *l)
 
 /* Handle one queue entry. 1: done with it (delete the entry), 0: retry
  * later (held, or the check failed). */
-static int gc_entry(stor *s, const char *val, size_t len)
+static int gc_entry(stor *s, gc_del_op *d, const char *val, size_t len)
 {
     stor_layout l;
     if (stor__version_decode(val, len, NULL, NULL, &l, NULL)) {
@@ -175,12 +188,12 @@ static int gc_entry(stor *s, const char *val, size_t len)
         return 1;
     }
     if (l.n_parts)
-        return gc_parts(s, &l); /* l.parts points into val, alive here */
+        return gc_parts(s, d, &l); /* l.parts points into val, alive here */
     if (!l.data_id[0])
         return 1; /* no files */
     if (stor__data_held(s, l.data_id))
         return 0;
-    return gc_one(s, &l);
+    return gc_one(s, d, &l);
 }
 
 /* Walk the queue oldest first; *left counts entries kept for later. */
@@ -195,7 +208,7 @@ static int gc_walk(stor *s, rocksdb_iterator_t *it, gc_del_op *d, int *left)
         const char *v = rocksdb_iter_value(it, &vlen);
         if (klen != 10)
             continue; /* not a key we write */
-        if (!gc_entry(s, v, vlen)) {
+        if (!gc_entry(s, d, v, vlen)) {
             (*left)++;
             continue;
         }

@@ -155,8 +155,14 @@ void stor__data_release(stor *s, const char *data_id);
  * 0 if not, negative on error. Thread-safe. */
 int stor__data_referenced(stor *s, const char *data_id);
 
-/* Remove the shard files of a data id from its disks (GC, abort). */
+/* Remove the shard files of a data id from its disks (GC, abort). The
+ * unlinks are not synced: see stor__disks_sync. */
 void stor__data_remove(stor *s, const stor_layout *layout);
+/* Make every metadata change on the file systems of the disks in
+ * disk_mask (bit i: disk i) durable: one syncfs per distinct file system.
+ * GC calls it between removing files and deleting the records that name
+ * them, so a power cut cannot bring back files no record names. */
+void stor__disks_sync(stor *s, uint64_t disk_mask);
 
 /* The disk directories and the deployment's k, m (from stor_open). */
 int stor__disk_count(const stor *s);

@@ -50,6 +50,32 @@ void stor__data_remove(stor *s, const stor_layout *layout)
     }
 }
 
+void stor__disks_sync(stor *s, uint64_t disk_mask)
+{
+    dev_t synced[64];
+    int n_synced = 0;
+    for (int i = 0; i < s->n_disks && i < 64; i++) {
+        if (!(disk_mask >> i & 1))
+            continue;
+        int fd = open(s->disk_dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st)) {
+            if (fd >= 0)
+                close(fd);
+            continue; /* a lost disk: nothing of it to make durable */
+        }
+        int seen = 0;
+        for (int j = 0; j < n_synced; j++)
+            seen |= synced[j] == st.st_dev;
+        if (!seen) {
+            if (syncfs(fd))
+                TARN_WARN("storage: syncfs %s: %s", s->disk_dirs[i], strerror(errno));
+            synced[n_synced++] = st.st_dev;
+        }
+        close(fd);
+    }
+}
+
 /* Move a committed tmp/ file into data/, durably enough: the rename is in
  * the file system's journal; if it is lost, the next sweep does it again. */
 static void sweep_adopt(int tmpfd, int datafd, const char *id)

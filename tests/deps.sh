@@ -6,7 +6,7 @@ set -e
 BUILD_PKGS="build-essential pkg-config libmicrohttpd-dev liburing-dev librocksdb-dev \
 libxml2-dev libssl-dev libisal-dev libinih-dev libjson-c-dev"
 TEST_PKGS="awscli s3cmd python3-boto3 python3-botocore python3-pytest libcurl4-openssl-dev \
-curl nginx-light rclone clang libclang-rt-14-dev"
+curl nginx-light rclone clang libclang-rt-14-dev e2fsprogs mount"
 want="$BUILD_PKGS"
 [ "$1" = test ] && want="$want $TEST_PKGS"
 missing=""

@@ -477,75 +477,85 @@ def verify(srv, bucket, model, s3s, rng, full, totals):
     return problems
 
 
-def test_issue5_crash_rounds(server_factory):
-    rng = random.Random(SEED)
-    print(f"\ncrash test: seed {SEED} (TARN_CRASH_SEED), {ROUNDS} rounds")
-    srv = server_factory(["--log-level", "info"])
-    sessions = [boto3.session.Session() for _ in range(THREADS)]
-    bucket = unique_bucket("crash")
-    make_client(sessions[0], srv.endpoint, srv).create_bucket(Bucket=bucket)
-    model = Model()
-    totals = {"objects_verified": 0, "absent_verified": 0, "listing_verified": 0,
-              "swept_adopted": 0, "swept_removed": 0, "inflight_at_kill": 0}
-    starts = []
-    t_begin = time.monotonic()
+def restart_and_verify(srv, bucket, model, sessions, rng, rnd, final, totals, starts):
+    """Start the server after round rnd - 1's crash and check everything
+    (start time, tmp/ swept, the model, the log)."""
+    t0 = time.monotonic()
+    srv.start()
+    took = time.monotonic() - t0
+    starts.append(took)
+    left = tmp_leftovers(srv)          # right after the listening line
+    log = srv.stderr_text(200000)
+    for a, r in re.findall(r"sweep moved (\d+) committed shard files into data/, "
+                           r"removed (\d+) uncommitted", log):
+        totals["swept_adopted"] += int(a)
+        totals["swept_removed"] += int(r)
+    assert took < START_LIMIT, f"round {rnd}: start took {took:.2f} s"
+    assert not left, f"round {rnd}: files under tmp/ after start-up: {left[:10]}"
+    s3s = [make_client(sessions[i], srv.endpoint, srv, read_timeout=30)
+           for i in range(THREADS)]
+    problems = verify(srv, bucket, model, s3s, rng, final, totals)
+    problems += log_problems(srv)
+    assert not problems, (f"round {rnd - 1} (seed {SEED}): {len(problems)} problems "
+                          "after the restart:\n" + "\n".join(problems[:30]))
 
-    for rnd in range(1, ROUNDS + 2):
+
+def storm_and_kill(srv, bucket, model, sessions, rng, rnd, totals):
+    """Run the storm for a random while and SIGKILL the server with requests
+    in flight; check nothing went wrong before the kill."""
+    storm = Storm(srv, bucket, model, rnd, rng, sessions)
+    for th in storm.threads:
+        th.start()
+    if rnd % 6 == 0:    # aim the kill at a CompleteMultipartUpload in flight
+        time.sleep(0.3)
+        storm.completing.wait(2.0)
+    else:
+        time.sleep(rng.uniform(0.3, 2.0))
+    deadline = time.monotonic() + 1.0     # kill while requests are in flight
+    while storm.inflight < 2 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert srv.alive(), f"round {rnd}: the server died on its own:\n{srv.stderr_text()}"
+    storm.killed_at = time.monotonic()
+    totals["inflight_at_kill"] += storm.inflight
+    os.kill(srv.proc.pid, signal.SIGKILL)
+    storm.stop.set()
+    srv.proc.wait()
+    for th in storm.threads:
+        th.join(60)
+        assert not th.is_alive(), f"round {rnd}: a storm thread hangs"
+    code = srv.stop()
+    assert code == -signal.SIGKILL, f"round {rnd}: exit status {code}, not SIGKILL"
+    bad_log = log_problems(srv)
+    assert not bad_log, (f"round {rnd}: the server logged, with no disk fault injected:\n"
+                         + "\n".join(bad_log[:20]))
+    assert not storm.read_errors, (f"round {rnd} (seed {SEED}): bad reads during the "
+                                   "storm:\n" + "\n".join(storm.read_errors[:20]))
+    assert not storm.early_errors, (f"round {rnd} (seed {SEED}): errors before the kill:"
+                                    "\n" + "\n".join(storm.early_errors[:20]))
+
+
+def new_totals():
+    return {"objects_verified": 0, "absent_verified": 0, "listing_verified": 0,
+            "swept_adopted": 0, "swept_removed": 0, "inflight_at_kill": 0}
+
+
+def run_rounds(srv, bucket, model, sessions, rng, rounds, totals, starts, after_kill=None):
+    """rounds x (storm, SIGKILL, after_kill(rnd), restart, verify); the last
+    verification GETs every key."""
+    for rnd in range(1, rounds + 2):
         if rnd > 1:
-            t0 = time.monotonic()
-            srv.start()
-            took = time.monotonic() - t0
-            starts.append(took)
-            left = tmp_leftovers(srv)          # right after the listening line
-            log = srv.stderr_text(200000)
-            for a, r in re.findall(r"sweep moved (\d+) committed shard files into data/, "
-                                   r"removed (\d+) uncommitted", log):
-                totals["swept_adopted"] += int(a)
-                totals["swept_removed"] += int(r)
-            assert took < START_LIMIT, f"round {rnd}: start took {took:.2f} s"
-            assert not left, f"round {rnd}: files under tmp/ after start-up: {left[:10]}"
-            s3s = [make_client(sessions[i], srv.endpoint, srv, read_timeout=30)
-                   for i in range(THREADS)]
-            final = rnd == ROUNDS + 1
-            problems = verify(srv, bucket, model, s3s, rng, final, totals)
-            problems += log_problems(srv)
-            assert not problems, (f"round {rnd - 1} (seed {SEED}): {len(problems)} problems "
-                                  "after the restart:\n" + "\n".join(problems[:30]))
+            final = rnd == rounds + 1
+            restart_and_verify(srv, bucket, model, sessions, rng, rnd, final, totals, starts)
             if final:
-                break
+                return
+        storm_and_kill(srv, bucket, model, sessions, rng, rnd, totals)
+        if after_kill:
+            after_kill(rnd)
 
-        storm = Storm(srv, bucket, model, rnd, rng, sessions)
-        for th in storm.threads:
-            th.start()
-        if rnd % 6 == 0:    # aim the kill at a CompleteMultipartUpload in flight
-            time.sleep(0.3)
-            storm.completing.wait(2.0)
-        else:
-            time.sleep(rng.uniform(0.3, 2.0))
-        deadline = time.monotonic() + 1.0     # kill while requests are in flight
-        while storm.inflight < 2 and time.monotonic() < deadline:
-            time.sleep(0.001)
-        assert srv.alive(), f"round {rnd}: the server died on its own:\n{srv.stderr_text()}"
-        storm.killed_at = time.monotonic()
-        totals["inflight_at_kill"] += storm.inflight
-        os.kill(srv.proc.pid, signal.SIGKILL)
-        storm.stop.set()
-        srv.proc.wait()
-        for th in storm.threads:
-            th.join(60)
-            assert not th.is_alive(), f"round {rnd}: a storm thread hangs"
-        code = srv.stop()
-        assert code == -signal.SIGKILL, f"round {rnd}: exit status {code}, not SIGKILL"
-        bad_log = log_problems(srv)
-        assert not bad_log, (f"round {rnd}: the server logged, with no disk fault injected:\n"
-                             + "\n".join(bad_log[:20]))
-        assert not storm.read_errors, (f"round {rnd} (seed {SEED}): bad reads during the "
-                                       "storm:\n" + "\n".join(storm.read_errors[:20]))
-        assert not storm.early_errors, (f"round {rnd} (seed {SEED}): errors before the kill:"
-                                        "\n" + "\n".join(storm.early_errors[:20]))
 
-    # Crashes leak nothing: delete every object, abort every upload left by a
-    # kill, and every shard file must go (GC).
+def delete_all_leaks_nothing(srv, bucket, model, sessions):
+    """Crashes leak nothing: delete every object, abort every upload left by a
+    kill, and every shard file must go (GC). Returns the uploads aborted."""
     s3 = make_client(sessions[0], srv.endpoint, srv, read_timeout=30)
     live = [k for k, st in model.known.items() if st is not None]
     for i in range(0, len(live), 1000):
@@ -562,10 +572,12 @@ def test_issue5_crash_rounds(server_factory):
     assert not leaked, (f"{len(leaked)} shard files left after deleting everything and "
                         f"aborting {len(uploads)} uploads: {leaked[:10]}")
     assert not tmp_leftovers(srv)
-    assert srv.stop() == 0
+    return uploads
 
+
+def print_totals(label, fault, model, totals, starts, uploads, t_begin):
     st = model.stats
-    print(f"crash test: {ROUNDS} rounds (SIGKILL each), {len(starts)} restarts in "
+    print(f"{label}: {len(starts)} rounds ({fault} each), restarts in "
           f"{min(starts):.2f}-{max(starts):.2f} s (limit {START_LIMIT} s); "
           f"ops acknowledged {st['acked']} (multipart {st['mpu_acked']}), uncertain "
           f"{st['uncertain']} (multipart {st['mpu_uncertain']}), failed {st['failed']}; "
@@ -576,3 +588,22 @@ def test_issue5_crash_rounds(server_factory):
           f"{totals['swept_adopted']} committed and removed {totals['swept_removed']} "
           f"uncommitted tmp/ files; {len(uploads)} unfinished uploads aborted; "
           f"{time.monotonic() - t_begin:.0f} s")
+
+
+def test_issue5_crash_rounds(server_factory):
+    rng = random.Random(SEED)
+    print(f"\ncrash test: seed {SEED} (TARN_CRASH_SEED), {ROUNDS} rounds")
+    srv = server_factory(["--log-level", "info"])
+    sessions = [boto3.session.Session() for _ in range(THREADS)]
+    bucket = unique_bucket("crash")
+    make_client(sessions[0], srv.endpoint, srv).create_bucket(Bucket=bucket)
+    model = Model()
+    totals = new_totals()
+    starts = []
+    t_begin = time.monotonic()
+    run_rounds(srv, bucket, model, sessions, rng, ROUNDS, totals, starts)
+
+    uploads = delete_all_leaks_nothing(srv, bucket, model, sessions)
+    assert srv.stop() == 0
+
+    print_totals("crash test", "SIGKILL", model, totals, starts, uploads, t_begin)
