@@ -424,7 +424,29 @@ void stor_heal_bg_stats_get(stor *s, stor_heal_bg_stats *out);
 typedef struct stor_disk_status {
     int online;
     char why[160];           /* "ok", or why the disk is offline */
+    int64_t since;           /* stor_disk_runtime only: unix seconds of the
+                              * last change (or of stor_open); else unset */
 } stor_disk_status;
+
+/* The running store's own view of disk i (0 .. n_disks-1): offline from
+ * the moment a worker's data path finds the disk unusable (a failed
+ * open, write or sync of a shard, or unusable when the worker started;
+ * why says which, with the errno text) until a worker's re-check (at most
+ * every few seconds, when a put wants the disk) finds it usable again.
+ * Both changes are logged. 0, or TARN_E_INVAL for no such disk.
+ * Thread-safe. */
+int stor_disk_runtime(stor *s, int i, stor_disk_status *out);
+
+/* Fault counters since the store opened. Thread-safe. */
+typedef struct stor_counters {
+    uint64_t read_bad;       /* bad or short blocks, and missing or unreadable
+                              * shards (once per read), that GETs met and
+                              * decoded around */
+    uint64_t put_dropped;    /* shards puts committed without (their disk
+                              * failed or was known unusable) */
+    stor_heal_bg_stats heal; /* the healer's, as stor_heal_bg_stats_get */
+} stor_counters;
+void stor_counters_get(stor *s, stor_counters *out);
 
 /* Inspect disk folders without opening the store (safe while a server
  * runs): missing, not a directory, no or a foreign format file, tmp/ not
