@@ -13,6 +13,9 @@
 #include <stdio.h>
 
 #define SRV_MAX_DISKS 64
+/* A Unix socket address holds a path of at most this many bytes with its
+ * NUL (sockaddr_un.sun_path on Linux). */
+#define SRV_ADMIN_SOCKET_MAX 108
 
 typedef struct srv_config {
     char config_file[PATH_MAX];   /* "" when none */
@@ -38,6 +41,10 @@ typedef struct srv_config {
     int64_t heal_interval_sec;    /* background heal pass period, 0 = no healer */
     int heal_rate_mib_s;          /* heal/scrub rate limit, MiB/s */
     int64_t scrub_interval_sec;   /* background scrub period, 0 = off */
+    /* The admin commands' Unix socket. Default DATA/admin.sock, or
+     * META.sock without --data; "" when that default is too long for a
+     * socket address (the server then runs without one). */
+    char admin_socket[SRV_ADMIN_SOCKET_MAX];
 } srv_config;
 
 /*
