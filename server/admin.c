@@ -118,10 +118,9 @@ static int run_heal(const srv_config *cfg, const char *cmd)
     stor *s = NULL;
     int rc = stor_open(&sc, &s, &detail);
     if (rc) {
-        fprintf(stderr, "tarn %s: cannot open storage: %s (%s) — is a server running on it "
-                        "without answering on its admin socket (%s)?\n",
-                cmd, detail ? detail : "", tarn_err_name(rc),
-                cfg->admin_socket[0] ? cfg->admin_socket : "none");
+        fprintf(stderr, "tarn %s: cannot open storage: %s (%s) — is a server running on it? "
+                        "Working offline needs it stopped\n",
+                cmd, detail ? detail : "", tarn_err_name(rc));
         return 2;
     }
     stor_heal_stats st;

@@ -2,25 +2,27 @@
  * heal_bg.c — the background healer and scrub (issue 5 parts 2 and 3).
  *
  * One thread per store (never a worker), started by stor_open when
- * stor_config asks for it. It does three things, one at a time:
+ * stor_config asks for it. It does four things, one at a time, in this
+ * order of priority:
  *
- *   queued heals   a degraded read or a shard a put could not write calls
- *                  stor__io_heal_note, which queues the data id here; a
- *                  couple of seconds later (the put's commit has landed by
- *                  then) the thread heals that one shard set, through its
- *                  "d/<id>" record (stor__heal_data);
+ *   asked passes   a heal or scrub pass asked for through stor_heal_bg_run
+ *                  (`tarn heal` and `tarn scrub` against a running server):
+ *                  a caller bumps asked[kind] and sleeps on done_cv; one
+ *                  pass serves every request made before it began, and its
+ *                  counts go back to them;
+ *   queued heals   a degraded read or a shard a put could not write queues
+ *                  the data id here (stor__io_read_bad, stor__io_heal_note);
+ *                  a couple of seconds later (the put's commit has landed
+ *                  by then) the thread heals that one shard set, through
+ *                  its "d/<id>" record (stor__heal_data);
  *   heal pass      every heal_interval_sec it walks every version and
  *                  rebuilds shards that are missing or have a bad header
  *                  (headers only: cheap);
  *   scrub pass     every scrub_interval_sec it reads and verifies every
  *                  block of every shard and rebuilds the bad ones.
  *
- * and, first of all, the passes asked for through stor_heal_bg_run (the
- * admin interface's `tarn heal` and `tarn scrub` against a running server):
- * a caller bumps asked[kind] and sleeps on done_cv; the thread runs one
- * pass for every request made before that pass began and publishes its
- * counts. With stor_config.heal_on_demand the thread exists even when both
- * intervals are 0, and then only serves those requests.
+ * With stor_config.heal_on_demand the thread exists even when both
+ * intervals are 0, and then only serves asked passes.
  *
  * Rebuilt bytes (heal) and verified bytes (scrub) are paced to
  * heal_rate_mib_s. Every walk here is live (stor_heal_walk.live): each data
