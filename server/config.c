@@ -187,6 +187,11 @@ static int set_heal_rate(srv_config *cfg, const char *v)
     return parse_int(v, 1, 1 << 20, &cfg->heal_rate_mib_s);
 }
 
+static int set_admin_socket(srv_config *cfg, const char *v)
+{
+    return *v ? copy_str(cfg->admin_socket, sizeof(cfg->admin_socket), v) : -1;
+}
+
 static int set_log_level(srv_config *cfg, const char *v)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};
@@ -211,6 +216,8 @@ static const struct setting settings[] = {
     {"server", "connection_memory_kib", "TARN_CONNECTION_MEMORY_KIB", set_connmem,
      "buffer per connection in KiB (bounds the header section)"},
     {"server", "log_level", "TARN_LOG_LEVEL", set_log_level, "error, warn, info or debug"},
+    {"server", "admin_socket", "TARN_ADMIN_SOCKET", set_admin_socket,
+     "Unix socket of tarn disks/status/heal/scrub (default DATA/admin.sock; at most 107 bytes)"},
     {"storage", "data", "TARN_DATA", set_data, "DIR: disks DIR/disk1..6 and metadata DIR/meta"},
     {"storage", "disks", "TARN_DISKS", set_disks, "D1,D2,...: explicit disk directories"},
     {"storage", "meta", "TARN_META", set_meta, "metadata (RocksDB) directory"},
@@ -415,6 +422,26 @@ static int resolve_disks(srv_config *cfg)
     return 0;
 }
 
+/* DATA/admin.sock, or META.sock (beside the metadata folder) without a data
+ * directory; left "" (no admin socket) when that does not fit a socket
+ * address: an explicit admin_socket is then needed. */
+static void resolve_admin_socket(srv_config *cfg)
+{
+    if (cfg->admin_socket[0])
+        return;
+    char path[PATH_MAX + 16];
+    if (cfg->data_dir[0]) {
+        snprintf(path, sizeof(path), "%s/admin.sock", cfg->data_dir);
+    } else {
+        size_t n = strlen(cfg->meta_dir);
+        while (n > 1 && cfg->meta_dir[n - 1] == '/')
+            n--;
+        snprintf(path, sizeof(path), "%.*s.sock", (int)n, cfg->meta_dir);
+    }
+    if (copy_str(cfg->admin_socket, sizeof(cfg->admin_socket), path))
+        cfg->admin_socket[0] = '\0';
+}
+
 int srv_config_load(srv_config *cfg, int argc, char **argv, const char **err_out)
 {
     config_defaults(cfg);
@@ -425,6 +452,7 @@ int srv_config_load(srv_config *cfg, int argc, char **argv, const char **err_out
         return -1;
     if (load_env(cfg) || load_flags(cfg, argc, argv) || resolve_disks(cfg))
         return -1;
+    resolve_admin_socket(cfg);
     if (srv__credentials_resolve(cfg, err_line, sizeof(err_line)))
         return -1;
     return 0;

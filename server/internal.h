@@ -298,6 +298,47 @@ int srv_conditions_check(const srv_conditions *c, const char *etag, int64_t mtim
 int srv_user_meta_collect(tarn_arena *a, struct MHD_Connection *conn, const stor_meta_pair **out,
                           size_t *n);
 
+/* ---- The admin interface (admin_sock.c, admin_report.c) -------------------
+ * `tarn disks|status|heal|scrub` against a running server. The server
+ * listens on a Unix stream socket (cfg->admin_socket, mode 0600); one
+ * thread, never a worker, accepts connections one at a time. Protocol: the
+ * client sends one command line (at most SRV_ADMIN_LINE_MAX bytes with its
+ * newline, within SRV_ADMIN_READ_TIMEOUT_MS); the server answers with text
+ * lines, the last one "exit N" (the command's exit status), and closes.
+ * Lines starting with "error: " are for stderr. Unknown or malformed
+ * commands get an error line and "exit 2". heal and scrub wait for a pass
+ * of the healer (stor_heal_bg_run) on a thread of their own, so disks and
+ * status keep answering meanwhile. */
+
+#define SRV_ADMIN_LINE_MAX 256
+#define SRV_ADMIN_READ_TIMEOUT_MS 3000
+
+typedef struct srv_admin srv_admin;
+/* Listen on cfg->admin_socket and start the admin thread; cfg and s must
+ * outlive it. A socket file left by a killed server (nothing answers) is
+ * replaced; a live server answering on it, or a path that is not a socket,
+ * refuses the start. With cfg->admin_socket "" there is no socket (*out
+ * NULL; a warning logged). 0, or -1 with the reason logged. */
+int srv__admin_start(const srv_config *cfg, stor *s, srv_admin **out);
+/* Stop accepting, make heal and scrub requests waiting for a pass return
+ * (stor_heal_bg_interrupt), join every admin thread, remove the socket
+ * file, free a. Call before stor_close. a may be NULL. */
+void srv__admin_stop(srv_admin *a);
+
+/* The reports (admin_report.c), for the socket and the offline commands
+ * alike: each appends lines to out and returns the exit status. */
+/* Each disk folder's check (stor_disks_status); with s, the running store's
+ * view of it too (a disk is online when both say so); then the quorum
+ * line. 0 while at most m disks are offline, else 1. */
+int srv__report_disks(tarn_buf *out, const srv_config *cfg, stor *s);
+/* The summary line of a heal or scrub (cmd) with the walk's result rc; an
+ * "error: " line when rc != 0. 0 when everything is whole or was rebuilt,
+ * 1 when something could not be rebuilt or written, 2 when rc != 0. */
+int srv__report_heal(tarn_buf *out, const char *cmd, int rc, const stor_heal_stats *st);
+/* The server (pid, start time), the disks report and the counters
+ * (stor_counters_get) of the running store s. Exit status as disks. */
+int srv__report_status(tarn_buf *out, const srv_config *cfg, stor *s, int64_t started);
+
 /* ---- Credentials (credentials.c) ------------------------------------------ */
 
 /* Fill cfg's keys from the data dir (or generate and store them there)

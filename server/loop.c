@@ -432,6 +432,8 @@ static void print_banner(const srv_config *cfg, int port)
     printf("  try: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=<secret key> "
            "aws --endpoint-url http://%s%s%s:%d s3 mb s3://photos\n",
            cfg->access_key, v6 ? "[" : "", host, v6 ? "]" : "", port);
+    if (cfg->admin_socket[0])
+        printf("  admin: tarn status|disks|heal|scrub --admin-socket %s\n", cfg->admin_socket);
     printf("tarn listening on http://%s%s%s:%d\n", v6 ? "[" : "", host, v6 ? "]" : "", port);
     fflush(stdout);
 }
@@ -491,7 +493,8 @@ static int open_store(const srv_config *cfg, stor **out)
                       .multipart_expiry_sec = (int64_t)cfg->multipart_expiry_hours * 3600,
                       .heal_interval_sec = cfg->heal_interval_sec,
                       .scrub_interval_sec = cfg->scrub_interval_sec,
-                      .heal_rate_mib_s = cfg->heal_rate_mib_s};
+                      .heal_rate_mib_s = cfg->heal_rate_mib_s,
+                      .heal_on_demand = 1}; /* tarn heal/scrub through the admin socket */
     const char *detail = NULL;
     int rc = stor_open(&sc, out, &detail);
     if (rc)
@@ -502,6 +505,7 @@ static int open_store(const srv_config *cfg, stor **out)
 int srv_run(const srv_config *cfg)
 {
     srv_shared shared = {.cfg = cfg};
+    srv_admin *admin = NULL;
     srv_worker *ws = NULL;
     int n = worker_count(cfg), status = 1;
     sigset_t set;
@@ -516,7 +520,7 @@ int srv_run(const srv_config *cfg)
         TARN_ERROR("invalid credentials (access key: 3-128 of A-Z a-z 0-9 . _ -; secret: 8-128)");
         goto out;
     }
-    if (open_store(cfg, &shared.store))
+    if (open_store(cfg, &shared.store) || srv__admin_start(cfg, shared.store, &admin))
         goto out;
     ws = calloc((size_t)n, sizeof(*ws));
     for (int i = 0; ws && i < n; i++)
@@ -528,6 +532,9 @@ int srv_run(const srv_config *cfg)
         TARN_INFO("signal %d: stopping (finishing in-flight requests)", sig);
         status = 0;
     }
+    /* The admin thread first: it may wait on a heal pass, which the store's
+     * close would otherwise have to cut short under it. */
+    srv__admin_stop(admin);
     workers_stop(ws, ws ? n : 0);
 out:
     /* Storage first: its commit thread may still post completions to the

@@ -12,8 +12,10 @@
 static void usage(FILE *out)
 {
     fprintf(out, "usage: tarn server [options]   run the S3 server (tarn server --help)\n"
-                 "       tarn heal|scrub [--data DIR]   rebuild damaged shards (server stopped)\n"
-                 "       tarn disks [--data DIR]        disk folders online/offline\n"
+                 "       tarn heal|scrub [--data DIR]   rebuild missing or damaged shards (asks the\n"
+                 "                                      running server; offline when none answers)\n"
+                 "       tarn disks [--data DIR]        disks online/offline (server's view and folders)\n"
+                 "       tarn status [--data DIR]       the running server's disks and fault counters\n"
                  "       tarn rebuild-meta [--data DIR] [--force]   rebuild the lost metadata\n"
                  "                                      index from the shard headers (server stopped)\n"
                  "       tarn version\n");

@@ -13,6 +13,9 @@
 #include <stdio.h>
 
 #define SRV_MAX_DISKS 64
+/* A Unix socket address holds a path of at most this many bytes with its
+ * NUL (sockaddr_un.sun_path on Linux). */
+#define SRV_ADMIN_SOCKET_MAX 108
 
 typedef struct srv_config {
     char config_file[PATH_MAX];   /* "" when none */
@@ -38,6 +41,10 @@ typedef struct srv_config {
     int64_t heal_interval_sec;    /* background heal pass period, 0 = no healer */
     int heal_rate_mib_s;          /* heal/scrub rate limit, MiB/s */
     int64_t scrub_interval_sec;   /* background scrub period, 0 = off */
+    /* The admin commands' Unix socket. Default DATA/admin.sock, or
+     * META.sock without --data; "" when that default is too long for a
+     * socket address (the server then runs without one). */
+    char admin_socket[SRV_ADMIN_SOCKET_MAX];
 } srv_config;
 
 /*
@@ -62,13 +69,17 @@ void srv_config_usage(FILE *out);
  */
 int srv_run(const srv_config *cfg);
 
-/* ---- Offline admin subcommands (admin.c) ---------------------------------
- * `tarn heal`, `tarn scrub` and `tarn disks` take the storage flags of
- * `tarn server` (--data, --disks, --meta, --ec, --config). heal and scrub
- * open the store, so the server must be stopped; disks does not.
- * Run subcommand argv[0] ("heal", "scrub" or "disks"). Returns the exit
- * status: 0, 1 (something unrecoverable, or quorum lost for disks), 2 (usage
- * or the store cannot be opened). */
+/* ---- Admin subcommands (admin.c) ------------------------------------------
+ * `tarn disks`, `tarn status`, `tarn heal`, `tarn scrub` and `tarn
+ * rebuild-meta` take the flags of `tarn server` (--data, --disks, --meta,
+ * --ec, --config, --admin-socket). disks, status, heal and scrub first ask
+ * a running server through its admin socket (admin_sock.c); when nothing
+ * answers there (or with --offline), disks inspects the folders and heal
+ * and scrub open the store themselves, which needs the server stopped;
+ * status then fails. rebuild-meta always works offline.
+ * Run subcommand argv[0]. Returns the exit status: 0, 1 (something
+ * unrecoverable, or quorum lost for disks and status), 2 (usage, no server
+ * for status, or the store cannot be opened). */
 int srv_admin_main(int argc, char **argv);
 /* 1 if name is one of the admin subcommands. */
 int srv_admin_is_command(const char *name);

@@ -295,7 +295,7 @@ static void block_verify(stor_get *g, get_slot *sl, int i)
         return;
     }
     sl->bad |= b;
-    stor__io_heal_note(g->io, g->lay.data_id, i, "block checksum mismatch");
+    stor__io_read_bad(g->io, g->lay.data_id, i, "block checksum mismatch");
     slot_widen(g, sl);
 }
 
@@ -305,7 +305,7 @@ static void shard_bad(stor_get *g, int i, const char *why)
     if (sh->state == GS_BAD)
         return;
     sh->state = GS_BAD;
-    stor__io_heal_note(g->io, g->lay.data_id, i, why);
+    stor__io_read_bad(g->io, g->lay.data_id, i, why);
     for (int s = 0; s < STOR_GET_STRIPES; s++) {
         get_slot *sl = &g->slot[s];
         if (sl->state == SL_READING && (sl->want & ~sl->got & (1u << i))) {
@@ -389,7 +389,7 @@ static void on_block(stor_get *g, get_op *op, int res)
     }
     if (res == 0) { /* a short file */
         sl->bad |= 1u << i;
-        stor__io_heal_note(g->io, g->lay.data_id, i, "shard file truncated");
+        stor__io_read_bad(g->io, g->lay.data_id, i, "shard file truncated");
         slot_widen(g, sl);
         return;
     }

@@ -2,24 +2,34 @@
  * heal_bg.c — the background healer and scrub (issue 5 parts 2 and 3).
  *
  * One thread per store (never a worker), started by stor_open when
- * stor_config asks for it. It does three things, one at a time:
+ * stor_config asks for it. It does four things, one at a time, in this
+ * order of priority:
  *
- *   queued heals   a degraded read or a shard a put could not write calls
- *                  stor__io_heal_note, which queues the data id here; a
- *                  couple of seconds later (the put's commit has landed by
- *                  then) the thread heals that one shard set, through its
- *                  "d/<id>" record (stor__heal_data);
+ *   asked passes   a heal or scrub pass asked for through stor_heal_bg_run
+ *                  (`tarn heal` and `tarn scrub` against a running server):
+ *                  a caller bumps asked[kind] and sleeps on done_cv; one
+ *                  pass serves every request made before it began, and its
+ *                  counts go back to them;
+ *   queued heals   a degraded read or a shard a put could not write queues
+ *                  the data id here (stor__io_read_bad, stor__io_heal_note);
+ *                  a couple of seconds later (the put's commit has landed
+ *                  by then) the thread heals that one shard set, through
+ *                  its "d/<id>" record (stor__heal_data);
  *   heal pass      every heal_interval_sec it walks every version and
  *                  rebuilds shards that are missing or have a bad header
  *                  (headers only: cheap);
  *   scrub pass     every scrub_interval_sec it reads and verifies every
  *                  block of every shard and rebuilds the bad ones.
  *
+ * With stor_config.heal_on_demand the thread exists even when both
+ * intervals are 0, and then only serves asked passes.
+ *
  * Rebuilt bytes (heal) and verified bytes (scrub) are paced to
  * heal_rate_mib_s. Every walk here is live (stor_heal_walk.live): each data
  * id is held while it is rebuilt and must still be referenced before and
  * after, so a heal never resurrects data GC collects meanwhile. Stopping
- * (stor_close) interrupts a pace wait and a walk at its next stripe.
+ * (stor_close) interrupts a pace wait and a walk at its next stripe, and
+ * wakes every caller waiting in stor_heal_bg_run.
  */
 #include "storage/object_internal.h"
 
@@ -58,6 +68,14 @@ struct stor_heal_bg {
     /* Pace state of the current walk (thread only). */
     uint64_t pace_start_ns, pace_bytes;
     stor_heal_bg_stats st; /* under mu */
+    /* Passes asked for (stor_heal_bg_run), under mu; [0] heal, [1] scrub.
+     * served[k] is the asked[k] count the last finished pass covered. */
+    uint64_t asked[2], served[2];
+    stor_heal_stats last[2];
+    int last_rc[2];
+    int interrupted; /* stor_heal_bg_interrupt: no more waiting */
+    int waiters;     /* callers inside stor_heal_bg_run */
+    pthread_cond_t done_cv;
 };
 
 /* Sleep until deadline (monotonic ns) or stop (or, with wake_on_signal,
@@ -107,14 +125,15 @@ static void count(struct stor_heal_bg *h, const stor_heal_stats *st, int scrub)
     pthread_mutex_unlock(&h->mu);
 }
 
-static void run_pass(struct stor_heal_bg *h, int scrub)
+/* One walk; *st gets its counts. Returns the walk's error, or
+ * TARN_E_SERVICE_UNAVAILABLE when stopping cut it short. */
+static int run_pass(struct stor_heal_bg *h, int scrub, stor_heal_stats *st)
 {
     stor_heal_walk w = {.live = 1, .verify = scrub, .pace = pace_fn, .arg = h};
-    stor_heal_stats st;
     uint64_t t0 = tarn_mono_ns();
     pace_reset(h);
-    int rc = stor__heal_walk(h->s, &w, &st);
-    count(h, &st, scrub);
+    int rc = stor__heal_walk(h->s, &w, st);
+    count(h, st, scrub);
     pthread_mutex_lock(&h->mu);
     int stopped = h->stop;
     if (!stopped) {
@@ -127,11 +146,43 @@ static void run_pass(struct stor_heal_bg *h, int scrub)
     TARN_INFO("%s pass%s: %llu versions, %llu shard sets, %llu shards bad, %llu healed, "
               "%llu unrecoverable, %llu not writable, %llu MiB verified in %.1f s%s%s",
               scrub ? "scrub" : "heal", stopped ? " (stopped)" : "",
-              (unsigned long long)st.objects, (unsigned long long)st.sets,
-              (unsigned long long)st.shards_bad, (unsigned long long)st.shards_rebuilt,
-              (unsigned long long)st.unrecoverable, (unsigned long long)st.write_errors,
-              (unsigned long long)(st.bytes_verified >> 20),
+              (unsigned long long)st->objects, (unsigned long long)st->sets,
+              (unsigned long long)st->shards_bad, (unsigned long long)st->shards_rebuilt,
+              (unsigned long long)st->unrecoverable, (unsigned long long)st->write_errors,
+              (unsigned long long)(st->bytes_verified >> 20),
               (double)(tarn_mono_ns() - t0) / 1e9, rc ? ": " : "", rc ? tarn_err_name(rc) : "");
+    return !rc && stopped ? TARN_E_SERVICE_UNAVAILABLE : rc;
+}
+
+/* The next periodic pass of this kind is an interval after this one. */
+static void pass_done(struct stor_heal_bg *h, int scrub)
+{
+    if (scrub)
+        h->next_scrub_ns = tarn_mono_ns() + (uint64_t)h->scrub_interval * NS;
+    else
+        h->next_heal_ns = tarn_mono_ns() + (uint64_t)h->heal_interval * NS;
+}
+
+/* Run a pass someone asked for, heal before scrub; 1 if one ran. Caller
+ * holds mu (released while the pass runs). */
+static int serve_asked(struct stor_heal_bg *h)
+{
+    for (int scrub = 0; scrub < 2; scrub++) {
+        if (h->asked[scrub] == h->served[scrub])
+            continue;
+        uint64_t upto = h->asked[scrub];
+        pthread_mutex_unlock(&h->mu);
+        stor_heal_stats st;
+        int rc = run_pass(h, scrub, &st);
+        pthread_mutex_lock(&h->mu);
+        h->last[scrub] = st;
+        h->last_rc[scrub] = rc;
+        h->served[scrub] = upto;
+        pass_done(h, scrub);
+        pthread_cond_broadcast(&h->done_cv);
+        return 1;
+    }
+    return 0;
 }
 
 /* Heal one noted id; 1 to retry later (not committed yet). */
@@ -149,49 +200,59 @@ static int run_one(struct stor_heal_bg *h, const char *id)
     return 0;
 }
 
+/* Heal the first queued id that is due; 1 if one ran, else *wake gets
+ * the earliest due time. Caller holds mu (released while it runs). */
+static int serve_queue(struct stor_heal_bg *h, uint64_t now, uint64_t *wake)
+{
+    int due = -1;
+    for (int i = 0; i < h->nq && due < 0; i++) {
+        if (h->q[i].due_ns <= now)
+            due = i;
+        else if (h->q[i].due_ns < *wake)
+            *wake = h->q[i].due_ns;
+    }
+    if (due < 0)
+        return 0;
+    hq_entry e = h->q[due];
+    h->q[due] = h->q[--h->nq];
+    pthread_mutex_unlock(&h->mu);
+    int again = run_one(h, e.id);
+    pthread_mutex_lock(&h->mu);
+    if (again && ++e.tries < HQ_TRIES && h->nq < HQ_CAP) {
+        e.due_ns = tarn_mono_ns() + HQ_RETRY_NS;
+        h->q[h->nq++] = e;
+    }
+    return 1;
+}
+
+/* Run a periodic pass that is due; 1 if one ran. Caller holds mu. */
+static int serve_periodic(struct stor_heal_bg *h, uint64_t now)
+{
+    int scrub;
+    if (h->heal_interval > 0 && (now >= h->next_heal_ns || h->overflow)) {
+        h->overflow = 0;
+        scrub = 0;
+    } else if (h->scrub_interval > 0 && now >= h->next_scrub_ns) {
+        scrub = 1;
+    } else {
+        return 0;
+    }
+    pthread_mutex_unlock(&h->mu);
+    stor_heal_stats st;
+    run_pass(h, scrub, &st);
+    pthread_mutex_lock(&h->mu);
+    pass_done(h, scrub);
+    return 1;
+}
+
 static void *heal_main(void *arg)
 {
     struct stor_heal_bg *h = arg;
     pthread_mutex_lock(&h->mu);
     while (!h->stop) {
         uint64_t now = tarn_mono_ns(), wake = UINT64_MAX;
-        /* A due queued id first. */
-        int due = -1;
-        for (int i = 0; i < h->nq; i++) {
-            if (h->q[i].due_ns <= now) {
-                due = i;
-                break;
-            }
-            if (h->q[i].due_ns < wake)
-                wake = h->q[i].due_ns;
-        }
-        if (due >= 0) {
-            hq_entry e = h->q[due];
-            h->q[due] = h->q[--h->nq];
-            pthread_mutex_unlock(&h->mu);
-            int again = run_one(h, e.id);
-            pthread_mutex_lock(&h->mu);
-            if (again && ++e.tries < HQ_TRIES && h->nq < HQ_CAP) {
-                e.due_ns = tarn_mono_ns() + HQ_RETRY_NS;
-                h->q[h->nq++] = e;
-            }
+        if (serve_asked(h) || serve_queue(h, now, &wake) || serve_periodic(h, now))
             continue;
-        }
-        if (h->heal_interval > 0 && (now >= h->next_heal_ns || h->overflow)) {
-            h->overflow = 0;
-            pthread_mutex_unlock(&h->mu);
-            run_pass(h, 0);
-            pthread_mutex_lock(&h->mu);
-            h->next_heal_ns = tarn_mono_ns() + (uint64_t)h->heal_interval * NS;
-            continue;
-        }
-        if (h->scrub_interval > 0 && now >= h->next_scrub_ns) {
-            pthread_mutex_unlock(&h->mu);
-            run_pass(h, 1);
-            pthread_mutex_lock(&h->mu);
-            h->next_scrub_ns = tarn_mono_ns() + (uint64_t)h->scrub_interval * NS;
-            continue;
-        }
         if (h->heal_interval > 0 && h->next_heal_ns < wake)
             wake = h->next_heal_ns;
         if (h->scrub_interval > 0 && h->next_scrub_ns < wake)
@@ -205,9 +266,22 @@ static void *heal_main(void *arg)
     return NULL;
 }
 
+static void log_started(const struct stor_heal_bg *h)
+{
+    if (!h->heal_interval && !h->scrub_interval) {
+        TARN_INFO("heal: healer on for passes on demand only (no background heal or scrub, "
+                  "%d MiB/s)", (int)(h->rate >> 20));
+        return;
+    }
+    TARN_INFO("heal: background healer on (heal every %llds, scrub %s%lld%s, %d MiB/s)",
+              (long long)h->heal_interval, h->scrub_interval ? "every " : "",
+              (long long)h->scrub_interval, h->scrub_interval ? "s" : " (off)",
+              (int)(h->rate >> 20));
+}
+
 int stor__heal_bg_start(stor *s, const stor_config *cfg)
 {
-    if (cfg->heal_interval_sec <= 0 && cfg->scrub_interval_sec <= 0)
+    if (cfg->heal_interval_sec <= 0 && cfg->scrub_interval_sec <= 0 && !cfg->heal_on_demand)
         return 0;
     struct stor_heal_bg *h = calloc(1, sizeof(*h));
     if (!h)
@@ -226,14 +300,12 @@ int stor__heal_bg_start(stor *s, const stor_config *cfg)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&h->cv, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_cond_init(&h->done_cv, NULL);
     s->hbg = h;
     if (pthread_create(&h->thread, NULL, heal_main, h) != 0)
         return TARN_E_NOMEM; /* stor_close frees h */
     h->started = 1;
-    TARN_INFO("heal: background healer on (heal every %llds, scrub %s%lld%s, %d MiB/s)",
-              (long long)h->heal_interval, h->scrub_interval ? "every " : "",
-              (long long)h->scrub_interval, h->scrub_interval ? "s" : " (off)",
-              (int)(h->rate >> 20));
+    log_started(h);
     return 0;
 }
 
@@ -245,13 +317,58 @@ void stor__heal_bg_stop(stor *s)
     pthread_mutex_lock(&h->mu);
     h->stop = 1;
     pthread_cond_broadcast(&h->cv);
+    pthread_cond_broadcast(&h->done_cv);
     pthread_mutex_unlock(&h->mu);
     if (h->started)
         pthread_join(h->thread, NULL);
+    /* A caller still in stor_heal_bg_run (stor_close without
+     * stor_heal_bg_interrupt first) has been woken: let it leave. */
+    pthread_mutex_lock(&h->mu);
+    while (h->waiters > 0)
+        pthread_cond_wait(&h->done_cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
     s->hbg = NULL;
+    pthread_cond_destroy(&h->done_cv);
     pthread_cond_destroy(&h->cv);
     pthread_mutex_destroy(&h->mu);
     free(h);
+}
+
+int stor_heal_bg_run(stor *s, int scrub, stor_heal_stats *out)
+{
+    struct stor_heal_bg *h = s->hbg;
+    memset(out, 0, sizeof(*out));
+    if (!h || !h->started)
+        return TARN_E_INVAL;
+    scrub = scrub ? 1 : 0;
+    pthread_mutex_lock(&h->mu);
+    int rc = TARN_E_SERVICE_UNAVAILABLE;
+    if (!h->stop && !h->interrupted) {
+        uint64_t mine = ++h->asked[scrub];
+        h->waiters++;
+        pthread_cond_signal(&h->cv);
+        while (h->served[scrub] < mine && !h->stop && !h->interrupted)
+            pthread_cond_wait(&h->done_cv, &h->mu);
+        if (h->served[scrub] >= mine) {
+            *out = h->last[scrub];
+            rc = h->last_rc[scrub];
+        }
+        if (--h->waiters == 0)
+            pthread_cond_broadcast(&h->done_cv); /* stor__heal_bg_stop may wait for us */
+    }
+    pthread_mutex_unlock(&h->mu);
+    return rc;
+}
+
+void stor_heal_bg_interrupt(stor *s)
+{
+    struct stor_heal_bg *h = s->hbg;
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->mu);
+    h->interrupted = 1;
+    pthread_cond_broadcast(&h->done_cv);
+    pthread_mutex_unlock(&h->mu);
 }
 
 void stor__heal_bg_note(stor *s, const char *data_id)

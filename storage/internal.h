@@ -261,6 +261,8 @@ struct stor {
 
     /* The background healer (heal_bg.c); NULL when off. */
     struct stor_heal_bg *hbg;
+    /* The disks as the data path sees them, and fault counters (health.c). */
+    struct stor_health *health;
 };
 
 /* ---- Commit thread -------------------------------------------------------
@@ -413,8 +415,12 @@ int stor__io_dirfd(stor_ioctx *io, int disk, int which);
 int stor__io_disk_usable(stor_ioctx *io, int disk);
 /* A write-side failure (open, write, fsync) on disk: mark it unusable. */
 void stor__io_disk_failed(stor_ioctx *io, int disk, const char *what, int err);
-/* A shard that had to be decoded around or was not written: heal later. */
+/* A shard a put commits without (put.c: not written): log, count as
+ * dropped (stor_counters), heal later. */
 void stor__io_heal_note(stor_ioctx *io, const char *data_id, int shard, const char *why);
+/* A read met a missing, unreadable or bad shard or block and decodes
+ * around it (get.c): log, count (stor_counters), heal later. */
+void stor__io_read_bad(stor_ioctx *io, const char *data_id, int shard, const char *why);
 
 typedef struct stor_io_stats {
     uint64_t bufs_live, bufs_peak;  /* buffers allocated (in use + pooled) */
@@ -441,6 +447,24 @@ void stor__data_relpath(const char *data_id, char *out);
  * referenced tmp/ files into data/, delete the rest. Called by stor_open
  * once the index is readable. 0, or TARN_E_IO with *detail. */
 int stor__sweep(stor *s, const char **detail);
+
+/* ---- The disks as the data path sees them; fault counters (health.c) -----
+ * Each worker's stor_ioctx keeps its own view of which disks it may write
+ * to and reports every change here; the last report wins (a disk a worker
+ * found unusable is offline until a worker's re-check finds it usable).
+ * All thread-safe. */
+
+/* Allocate s->health, every disk online since now (stor_open). 0 or
+ * TARN_E_NOMEM. */
+int stor__health_create(stor *s);
+/* Free it (stor_close; safe when never created). */
+void stor__health_destroy(stor *s);
+/* Disk went unusable (why: what failed, with the errno text), or usable
+ * again. Only a change is recorded and logged. */
+void stor__health_disk_down(stor *s, int disk, const char *why);
+void stor__health_disk_up(stor *s, int disk);
+void stor__health_count_read_bad(stor *s);
+void stor__health_count_put_dropped(stor *s);
 
 /* ---- Heal walks (heal.c) and the background healer (heal_bg.c) ----------- */
 

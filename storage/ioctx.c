@@ -3,7 +3,9 @@
  * worker), its waker, its Reed-Solomon coders, a pool of aligned stripe
  * buffers, cached descriptors of every disk's tmp/ and data/ directories,
  * and the worker's view of which disks are usable. put.c and get.c build on
- * it; nothing here is shared between threads, so nothing is locked.
+ * it; nothing here is shared between threads, so nothing is locked. Changes
+ * of the disk view and the faults met are reported to the store's shared
+ * view (health.c), which the admin interface reads.
  *
  * Why a pool: stripe buffers are megabytes; malloc serves those with
  * mmap/munmap, so every stripe would page-fault afresh. Buffers return to
@@ -17,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,23 +80,38 @@ static void disk_close(disk_state *d)
 }
 
 /* Plain open(2): runs at ioctx creation and on a re-check of a bad disk at
- * most every few seconds, never per request. */
-static int disk_open(stor_ioctx *io, int i)
+ * most every few seconds, never per request. 0, or the errno of the step
+ * that failed, which *what names. */
+static int disk_open(stor_ioctx *io, int i, const char **what)
 {
     static const char *const sub[2] = {"tmp", "data"};
+    static const char *const step[2] = {"open tmp/", "open data/"};
     disk_state *d = &io->disk[i];
     disk_close(d);
+    int err = 0;
     int dfd = open(io->s->disk_dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    for (int j = 0; dfd >= 0 && j < 2; j++)
+    if (dfd < 0) {
+        err = errno;
+        *what = "open";
+    }
+    for (int j = 0; !err && j < 2; j++) {
         d->fd[j] = openat(dfd, sub[j], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int ok = dfd >= 0 && d->fd[0] >= 0 && d->fd[1] >= 0 && faccessat(dfd, "tmp", W_OK, 0) == 0;
+        if (d->fd[j] < 0) {
+            err = errno;
+            *what = step[j];
+        }
+    }
+    if (!err && faccessat(dfd, "tmp", W_OK, 0) != 0) {
+        err = errno;
+        *what = "write to tmp/";
+    }
     if (dfd >= 0)
         close(dfd);
-    if (!ok)
+    if (err)
         disk_close(d);
-    d->bad = !ok;
+    d->bad = err != 0;
     d->checked_ns = tarn_mono_ns();
-    return ok;
+    return err;
 }
 
 int stor__io_disk_usable(stor_ioctx *io, int disk)
@@ -103,19 +121,23 @@ int stor__io_disk_usable(stor_ioctx *io, int disk)
         return 1;
     if (tarn_mono_ns() - d->checked_ns < STOR_DISK_RECHECK_NS)
         return 0;
-    if (disk_open(io, disk)) {
-        TARN_INFO("storage: disk %s is usable again", io->s->disk_dirs[disk]);
+    const char *what;
+    if (disk_open(io, disk, &what) == 0) {
+        stor__health_disk_up(io->s, disk);
         return 1;
     }
     return 0;
 }
 
+/* The store's view (health.c) logs the change once for all workers. */
 void stor__io_disk_failed(stor_ioctx *io, int disk, const char *what, int err)
 {
     disk_state *d = &io->disk[disk];
-    if (!d->bad)
-        TARN_WARN("storage: disk %s: %s failed: %s; not used for writes until it recovers",
-                  io->s->disk_dirs[disk], what, strerror(err));
+    if (!d->bad) {
+        char why[128];
+        snprintf(why, sizeof(why), "%s failed: %s", what, strerror(err));
+        stor__health_disk_down(io->s, disk, why);
+    }
     d->bad = 1;
     d->checked_ns = tarn_mono_ns();
 }
@@ -125,11 +147,23 @@ int stor__io_dirfd(stor_ioctx *io, int disk, int which)
     return disk >= 0 && disk < io->n_disks ? io->disk[disk].fd[which] : -1;
 }
 
-void stor__io_heal_note(stor_ioctx *io, const char *data_id, int shard, const char *why)
+static void heal_note(stor_ioctx *io, const char *data_id, int shard, const char *why)
 {
     io->st.heal_events++;
     TARN_WARN("storage: data %s shard %d: %s (to heal)", data_id, shard, why);
     stor__heal_bg_note(io->s, data_id);
+}
+
+void stor__io_heal_note(stor_ioctx *io, const char *data_id, int shard, const char *why)
+{
+    stor__health_count_put_dropped(io->s);
+    heal_note(io, data_id, shard, why);
+}
+
+void stor__io_read_bad(stor_ioctx *io, const char *data_id, int shard, const char *why)
+{
+    stor__health_count_read_bad(io->s);
+    heal_note(io, data_id, shard, why);
 }
 
 void stor__io_count_dropped(stor_ioctx *io) { io->st.shards_dropped++; }
@@ -232,8 +266,15 @@ int stor_ioctx_create(stor *s, struct io_uring *ring, stor_waker *w, stor_ioctx 
     io->n_disks = s->n_disks;
     for (int i = 0; i < io->n_disks; i++) {
         io->disk[i].fd[0] = io->disk[i].fd[1] = -1;
-        if (!disk_open(io, i))
-            TARN_WARN("storage: disk %s is not usable (%s)", s->disk_dirs[i], strerror(errno));
+        const char *what;
+        int err = disk_open(io, i, &what);
+        if (err) {
+            char why[128];
+            snprintf(why, sizeof(why), "not usable at start (%s: %s)", what, strerror(err));
+            stor__health_disk_down(s, i, why);
+        } else {
+            stor__health_disk_up(s, i); /* a store that outlived an older ioctx */
+        }
     }
     if (!stor__io_coder(io, s->k, s->m)) {
         stor_ioctx_destroy(io);

@@ -35,10 +35,13 @@ typedef struct stor_config {
      * healer (the offline commands and tests leave it so). scrub_interval_sec:
      * every this many seconds it verifies every block and heals bad ones;
      * 0: no scrub. heal_rate_mib_s: rebuilt (heal) or verified (scrub)
-     * bytes per second at most; 0: 64. */
+     * bytes per second at most; 0: 64. heal_on_demand: start the healer
+     * thread even when both intervals are 0, so stor_heal_bg_run can ask it
+     * for passes (the server sets it; the offline commands do not). */
     int64_t heal_interval_sec;
     int64_t scrub_interval_sec;
     int heal_rate_mib_s;
+    int heal_on_demand;
 } stor_config;
 
 /*
@@ -411,7 +414,8 @@ typedef struct stor_heal_stats {
 int stor_heal(stor *s, stor_heal_stats *st);
 
 /* The background healer's counters since the store opened (all zero when
- * it is off). Thread-safe. */
+ * it is off). Thread-safe. Healed and unrecoverable include the passes run
+ * through stor_heal_bg_run. */
 typedef struct stor_heal_bg_stats {
     uint64_t healed;          /* shard files rebuilt */
     uint64_t unrecoverable;   /* shard sets that could not be rebuilt */
@@ -421,10 +425,50 @@ typedef struct stor_heal_bg_stats {
 } stor_heal_bg_stats;
 void stor_heal_bg_stats_get(stor *s, stor_heal_bg_stats *out);
 
+/* Ask the healer thread of a running store for a pass now, a heal pass
+ * (headers only: missing shards and bad headers are rebuilt) or with scrub
+ * a scrub pass (every block verified), and block until a pass that began
+ * after this call has ended; *out gets its counts. Several callers asking
+ * for the same kind meanwhile share one pass. A pass already running (a
+ * periodic one) is waited for first. Paced to heal_rate_mib_s like the
+ * background passes. Returns the walk's result (0, TARN_E_IO,
+ * TARN_E_NOMEM), TARN_E_INVAL when the store has no healer thread
+ * (stor_config: no interval and no heal_on_demand), or
+ * TARN_E_SERVICE_UNAVAILABLE when stor_heal_bg_interrupt or stor_close
+ * ended the wait (*out then zero). Thread-safe; never on a worker. */
+int stor_heal_bg_run(stor *s, int scrub, stor_heal_stats *out);
+/* Make every stor_heal_bg_run waiting now, and every later call, return
+ * TARN_E_SERVICE_UNAVAILABLE at once (the pass itself goes on until
+ * stor_close stops it). For a graceful stop: interrupt, join the threads
+ * that call stor_heal_bg_run, then stor_close. Thread-safe. */
+void stor_heal_bg_interrupt(stor *s);
+
 typedef struct stor_disk_status {
     int online;
     char why[160];           /* "ok", or why the disk is offline */
+    int64_t since;           /* stor_disk_runtime only: unix seconds of the
+                              * last change (or of stor_open); else unset */
 } stor_disk_status;
+
+/* The running store's own view of disk i (0 .. n_disks-1): offline from
+ * the moment a worker's data path finds the disk unusable (a failed
+ * open, write or sync of a shard, or unusable when the worker started;
+ * why says which, with the errno text) until a worker's re-check (at most
+ * every few seconds, when a put wants the disk) finds it usable again.
+ * Both changes are logged. 0, or TARN_E_INVAL for no such disk.
+ * Thread-safe. */
+int stor_disk_runtime(stor *s, int i, stor_disk_status *out);
+
+/* Fault counters since the store opened. Thread-safe. */
+typedef struct stor_counters {
+    uint64_t read_bad;       /* bad or short blocks, and missing or unreadable
+                              * shards (once per read), that GETs met and
+                              * decoded around */
+    uint64_t put_dropped;    /* shards puts committed without (their disk
+                              * failed or was known unusable) */
+    stor_heal_bg_stats heal; /* the healer's, as stor_heal_bg_stats_get */
+} stor_counters;
+void stor_counters_get(stor *s, stor_counters *out);
 
 /* Inspect disk folders without opening the store (safe while a server
  * runs): missing, not a directory, no or a foreign format file, tmp/ not

@@ -21,15 +21,18 @@ right bytes; with a third, PUTs answer 503 and GETs answer 5xx or the right
 bytes, never wrong bytes or a cut-off body. The server starts again with a
 missing disk folder (re-created and formatted) and serves.
 
-Heal: the admin command reporting a disk offline, `tarn heal` (offline) and
-the background healer (a server started with a short --heal-interval rebuilds
-an emptied disk by itself). The admin interface they assume is in
-`tarn_admin` below (one place to adapt).
+Heal: `tarn disks` and `tarn status` asking the running server, which reports
+a lost disk offline with its data path's reason; `tarn heal` asked of the
+running server (its healer runs the pass) and, with the server stopped,
+working on the folders itself; the background healer (a server started with
+a short --heal-interval rebuilds an emptied disk by itself), its counters
+read through `tarn status`. The admin interface is in `tarn_admin` below.
 """
 
 import http.client
 import os
 import random
+import re
 import shutil
 import signal
 import stat
@@ -451,6 +454,12 @@ def test_issue5_permission_denied(nobody_server):
             load.set_phase("two denied", min_ops=10)
             load.assert_all_ok(["healthy", "one denied", "two denied"])
             check_all(srv, bucket, objs, "two disks chmod 000")
+            r = tarn_admin(srv, "disks")
+            assert r.returncode == 0, r.stdout + r.stderr
+            lines = disk_lines(r.stdout, d)
+            for p in (d[0], d[3]):
+                assert re.search(r"server: offline since \S+: .*Permission denied", lines[p]), \
+                    lines[p]
             undo.append(lose(d[5], "chmod"))
             load.set_phase("three denied")
         load.assert_clean_failures("three denied")
@@ -464,6 +473,11 @@ def test_issue5_permission_denied(nobody_server):
     check_all(srv, bucket, objs, "permissions restored")
     assert new_object_lands_on(srv, bucket, [d[0], d[3], d[5]]), \
         "disks whose permissions came back are not written again"
+    r = tarn_admin(srv, "disks")
+    assert r.returncode == 0 and "6 of 6 disks online" in r.stdout, r.stdout + r.stderr
+    log = srv.stderr_text(400000)
+    for p in (d[0], d[3], d[5]):
+        assert f"disk {p} online again" in log, f"no 'online again' for {p}"
 
 
 def test_issue5_file_and_immutable(server_factory):
@@ -593,20 +607,32 @@ def test_issue5_restart_with_unusable_disk(server_factory):
 # ----------------------------------------------------------------- heal ----
 
 def tarn_admin(srv, *args, timeout=120):
-    """The admin interface: `tarn <command> --data DIR`. heal and scrub open
-    the index, which a running server holds locked, so they run offline:
-    the server is stopped (SIGTERM) around them and started again on the
-    same port. `disks` only inspects the folders and runs alongside it."""
-    offline = args[0] != "disks" and srv.alive()
-    if offline:
-        srv.stop()
-    try:
-        return subprocess.run([conftest.TARN, *args, "--data", srv.data_dir],
-                              capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
-    finally:
-        if offline:
-            srv.start()
+    """`tarn <command> --data DIR` (plus the server's keys, so the command
+    does not generate a credentials file): disks, status, heal and scrub ask
+    the running server through its admin socket; with the server stopped
+    they work on the folders themselves (status then fails)."""
+    return subprocess.run([conftest.TARN, *args, "--data", srv.data_dir,
+                           "--access-key", srv.access_key, "--secret-key", srv.secret_key],
+                          capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+def disk_lines(out, paths):
+    """The `tarn disks` line of each disk folder in paths."""
+    lines = {}
+    for ln in out.splitlines():
+        for p in paths:
+            if re.search(rf"\s{re.escape(p)}\s", ln):
+                lines[p] = ln
+    assert len(lines) == len(paths), out
+    return lines
+
+
+def counters(srv):
+    r = tarn_admin(srv, "status")
+    assert r.returncode == 0, f"tarn status: {r.returncode}\n{r.stdout}\n{r.stderr}"
+    return {m.group(1): int(m.group(2))
+            for m in re.finditer(r"^\s+(\w+)\s+(\d+)\s", r.stdout, re.M)}
 
 
 def all_shards_present(srv, bucket, objs):
@@ -617,24 +643,44 @@ def all_shards_present(srv, bucket, objs):
 
 
 def test_issue5_admin_reports_offline_disk(server_factory):
+    """A disk removed under the running server: the put that meets it marks it
+    offline, logged once; `tarn disks` and `tarn status` ask the server, which
+    reports it offline with its data path's reason beside the folder check."""
     srv = server_factory()
     bucket = unique_bucket("adm")
     assert signed_request(srv, "PUT", f"/{bucket}").status == 200
     d = disks(srv)
     shutil.rmtree(d[2])
-    assert put(srv, bucket, "k", os.urandom(5000)).status == 200
+    for i in range(4):
+        assert put(srv, bucket, f"k{i}", os.urandom(5000)).status == 200
     r = tarn_admin(srv, "disks")
     assert r.returncode == 0, r.stderr
-    lines = [ln for ln in r.stdout.splitlines() if d[2] in ln]
-    assert lines and "offline" in lines[0].lower(), r.stdout
-    others = [ln for ln in r.stdout.splitlines() if any(p in ln for p in d if p != d[2])]
-    assert len(others) == 5 and all("online" in ln.lower() for ln in others), r.stdout
+    assert "working on the folders" not in r.stderr, "tarn disks did not reach the server"
+    lines = disk_lines(r.stdout, d)
+    gone = lines[d[2]]
+    assert re.search(r"\boffline\b", gone), gone
+    assert re.search(r"server: offline since \S+: open failed: No such file or directory", gone), gone
+    assert "folder: missing" in gone, gone
+    for p in d:
+        if p != d[2]:
+            assert re.search(r"\bonline\b.*server: online since .*; folder: ok", lines[p]), lines[p]
+    assert "5 of 6 disks online" in r.stdout and "quorum holds" in r.stdout, r.stdout
+    st = tarn_admin(srv, "status")
+    assert st.returncode == 0 and "server: offline since" in disk_lines(st.stdout, d)[d[2]], \
+        st.stdout
+    assert counters(srv)["put_dropped"] >= 4
+    offline_logs = [ln for ln in srv.stderr_text(400000).splitlines()
+                    if f"disk {d[2]} offline" in ln]
+    assert len(offline_logs) == 1, offline_logs
 
 
-def test_issue5_heal_rebuilds_replaced_disk(server_factory):
+@pytest.mark.parametrize("where", ["online", "offline"])
+def test_issue5_heal_rebuilds_replaced_disk(server_factory, where):
     """A disk replaced by an empty folder: `tarn heal` rebuilds every missing
-    shard; then losing two other disks loses nothing."""
-    srv = server_factory()
+    shard, asked of the running server (which goes on serving), or with the
+    server stopped (the command opens the store itself); then losing two
+    other disks loses nothing."""
+    srv = server_factory(["--heal-interval", "0"])   # only the heal asked for
     bucket = unique_bucket("heal")
     assert signed_request(srv, "PUT", f"/{bucket}").status == 200
     objs = preload(srv, bucket, n=12)
@@ -642,10 +688,24 @@ def test_issue5_heal_rebuilds_replaced_disk(server_factory):
     srv.stop()
     lose(d[0], "emptied")
     timed_start(srv)
+    pid = srv.proc.pid
+    if where == "offline":
+        srv.stop()
     r = tarn_admin(srv, "heal")
     assert r.returncode == 0, f"tarn heal: {r.returncode}\n{r.stdout}\n{r.stderr}"
+    fell_back = "working on the folders directly" in r.stderr
+    assert fell_back == (where == "offline"), r.stderr
+    rebuilt = int(re.search(r"(\d+) shards rebuilt", r.stdout).group(1))
     counts, want = all_shards_present(srv, bucket, objs)
-    assert counts[d[0]] >= want, f"after heal: shard files per disk {counts}, want {want}"
+    assert rebuilt == want and counts[d[0]] >= want, \
+        f"after heal: {r.stdout}shard files per disk {counts}, want {want}"
+    if where == "offline":
+        timed_start(srv)
+    else:
+        assert srv.alive() and srv.proc.pid == pid, "the server was restarted"
+        assert counters(srv)["healed"] == want
+    again = tarn_admin(srv, "heal")
+    assert again.returncode == 0 and " 0 shards rebuilt" in again.stdout, again.stdout
     shutil.rmtree(d[1])
     shutil.rmtree(d[2])
     check_all(srv, bucket, objs, "healed disk 1, then disks 2 and 3 lost")
@@ -672,6 +732,9 @@ def test_issue5_background_heal(server_factory):
             break
         time.sleep(0.5)
     assert counts[d[5]] >= want, f"background heal: shard files per disk {counts}, want {want}"
+    c = counters(srv)
+    assert c["healed"] >= want and c["heal_passes"] >= 1, c
+    assert c["unrecoverable"] == 0 and c["scrub_passes"] == 0, c
     shutil.rmtree(d[3])
     shutil.rmtree(d[4])
     check_all(srv, bucket, objs, "background-healed disk 6, then disks 4 and 5 lost")

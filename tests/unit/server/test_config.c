@@ -46,6 +46,36 @@ static void test_defaults_and_flags(const char *dir)
     CHECK(cfg.n_disks == 3 && strcmp(cfg.disks[2], "/x/c") == 0);
 }
 
+/* The admin socket: DATA/admin.sock, META.sock without --data, a flag or
+ * variable overrides; a default too long for a socket address is "" (the
+ * server then has none), an explicit one too long is refused. */
+static void test_admin_socket(const char *dir)
+{
+    char data[512], want[600];
+    snprintf(data, sizeof(data), "%s/d", dir);
+    const char *a1[] = {"server", "--data", data};
+    CHECK(load(3, a1) == 0);
+    snprintf(want, sizeof(want), "%s/admin.sock", data);
+    CHECK(strcmp(cfg.admin_socket, want) == 0);
+    const char *a2[] = {"server", "--disks", "/x/a,/x/b,/x/c", "--meta", "/x/m/", "--ec", "2+1"};
+    CHECK(load(7, a2) == 0 && strcmp(cfg.admin_socket, "/x/m.sock") == 0);
+    setenv("TARN_ADMIN_SOCKET", "/run/tarn/env.sock", 1);
+    CHECK(load(3, a1) == 0 && strcmp(cfg.admin_socket, "/run/tarn/env.sock") == 0);
+    const char *a3[] = {"server", "--data", data, "--admin-socket", "/run/tarn/flag.sock"};
+    CHECK(load(5, a3) == 0 && strcmp(cfg.admin_socket, "/run/tarn/flag.sock") == 0);
+    unsetenv("TARN_ADMIN_SOCKET");
+    char longdir[300];
+    memset(longdir, 'x', sizeof(longdir) - 1);
+    longdir[0] = '/';
+    longdir[sizeof(longdir) - 1] = '\0';
+    const char *a4[] = {"server", "--data", longdir};
+    CHECK(load(3, a4) == 0 && cfg.admin_socket[0] == '\0');
+    const char *a5[] = {"server", "--data", data, "--admin-socket", longdir};
+    CHECK(load(5, a5) == -1 && strstr(err, "admin_socket"));
+    const char *a6[] = {"server", "--data", data, "--admin-socket", ""};
+    CHECK(load(5, a6) == -1 && strstr(err, "admin_socket"));
+}
+
 static void expect_bad(int argc, const char **argv, const char *needle)
 {
     if (load(argc, argv) != -1 || !strstr(err, needle)) {
@@ -142,6 +172,7 @@ int main(void)
     if (!mkdtemp(dir))
         return 77;
     test_defaults_and_flags(dir);
+    test_admin_socket(dir);
     test_bad_values();
     test_file_and_priority(dir);
     test_generated_credentials(dir);
