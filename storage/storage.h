@@ -329,16 +329,22 @@ int stor_multipart_parts(stor *s, tarn_arena *a, const char *bucket, const char 
 /* Complete an upload with parts[0..n) (ascending numbers, each naming the
  * data id the caller saw in stor_multipart_parts; S3's checks on ETags,
  * order and sizes are the caller's). meta is the version's metadata
- * (etag "<hex>-N", checksums, content headers); size is the parts' sum.
- * One batch writes the version and head, moves every part's data to it,
- * deletes the upload and all its part records, and queues the data of
- * parts not named and of a replaced version for GC. Reads the part
- * records once here (no disk I/O). Returns TARN_E_INVALID_PART (a part
- * missing or re-uploaded meanwhile), TARN_E_INVALID_PART_ORDER,
- * TARN_E_NO_SUCH_UPLOAD, TARN_E_NOMEM, or 0 if queued; then done(arg,
- * rc): 0 (out->version_id, mtime_ms filled), TARN_E_NO_SUCH_UPLOAD,
- * TARN_E_INVALID_PART, TARN_E_NO_SUCH_BUCKET, TARN_E_IO. */
-int stor_multipart_complete(stor *s, stor_waker *w, const char *bucket, const char *key,
+ * (etag "<hex>-N", checksums, content headers; copied before return);
+ * size is the parts' sum. Reads the part records once here (no disk I/O),
+ * then writes the version record as the upload's manifest (a small shard
+ * set through io's ring, like a put; docs/multipart.md), and once it is
+ * durable one batch writes the version and head, moves every part's data
+ * to it, deletes the upload and all its part records, and queues the data
+ * of parts not named and of a replaced version for GC. Returns
+ * TARN_E_INVALID_PART (a part missing or re-uploaded meanwhile),
+ * TARN_E_INVALID_PART_ORDER, TARN_E_NO_SUCH_UPLOAD, TARN_E_NO_SUCH_BUCKET,
+ * TARN_E_SERVICE_UNAVAILABLE (more than m disks unusable), TARN_E_IO,
+ * TARN_E_NOMEM, or 0 if under way; then done(arg, rc) on io's worker: 0
+ * (out->version_id, mtime_ms filled), TARN_E_NO_SUCH_UPLOAD,
+ * TARN_E_INVALID_PART, TARN_E_NO_SUCH_BUCKET, TARN_E_SERVICE_UNAVAILABLE
+ * (the manifest lost its write quorum), TARN_E_IO. On any error nothing
+ * changed: the upload and its parts are as they were. */
+int stor_multipart_complete(stor_ioctx *io, const char *bucket, const char *key,
                             size_t key_len, const char *upload_id, const stor_part *parts,
                             size_t n, const stor_object *meta, stor_object *out,
                             stor_done_fn done, void *arg);
@@ -447,6 +453,8 @@ enum {
     STOR_SHARD_META_TIME = 80,   /* unix ms at finish (the version's mtime on rebuild) */
     STOR_SHARD_META_UPLOAD = 81, /* a multipart part: its upload id */
     STOR_SHARD_META_PART = 82,   /* ... and its part number */
+    STOR_SHARD_META_MANIFEST = 83, /* 1: a CompleteMultipartUpload's manifest, whose
+                                    * content is the completed version's record */
 };
 
 typedef struct stor_rebuild_stats {
