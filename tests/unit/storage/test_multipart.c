@@ -203,20 +203,6 @@ static stor_layout t_manifest(stor *s, const char *key)
     return ml;
 }
 
-/* How many of a shard set's files exist (data/ or tmp/ on their disks). */
-static int t_set_files(tdir *t, const stor_layout *l)
-{
-    int n = 0;
-    char p[600];
-    for (int i = 0; i < l->k + l->m; i++) {
-        t_shard_path(t, l, i, p, sizeof(p));
-        int here = access(p, F_OK) == 0;
-        snprintf(p, sizeof(p), "%s/tmp/%s", t->disk[l->disk[i]], l->data_id);
-        n += here || access(p, F_OK) == 0;
-    }
-    return n;
-}
-
 /* Every byte of one shard set, through a reader of its layout. */
 static int t_read_set(stor_ioctx *io, const char *key, const stor_layout *l, tarn_buf *out)
 {
