@@ -465,8 +465,12 @@ typedef struct stor_rebuild_stats {
     uint64_t buckets;        /* buckets recreated */
     uint64_t objects;        /* keys whose head was rebuilt */
     uint64_t superseded;     /* older data ids of a rebuilt key: queued for GC */
-    uint64_t too_few;        /* data ids with fewer than k shards: skipped */
-    uint64_t parts;          /* multipart part data ids: not rebuilt (yet) */
+    uint64_t too_few;        /* data ids with fewer than k shards, and manifests
+                              * with a part that has fewer: skipped */
+    uint64_t manifests;      /* manifest data ids with >= k shards found */
+    uint64_t multipart;      /* of objects: multipart ones rebuilt from a manifest */
+    uint64_t parts_uncompleted; /* part data ids no rebuilt manifest names (their
+                                 * upload was never completed): left on disk */
 } stor_rebuild_stats;
 
 /* Rebuild the metadata index of a store from its shard headers. cfg as
@@ -476,8 +480,12 @@ typedef struct stor_rebuild_stats {
  * to the start-up sweep), groups the shards by data id and, for each id
  * with at least k good shards, recreates its bucket (owner: owner) and
  * commits its version as the key's head; when several ids claim one key,
- * the newest time wins and the others are queued for GC. Multipart parts
- * are counted in st->parts and not rebuilt. Offline; 0, TARN_E_INVAL
+ * the newest time wins and the others are queued for GC. A shard set
+ * marked STOR_SHARD_META_MANIFEST is read (decoded around missing or bad
+ * blocks) and its content, the completed version's record, recreates a
+ * multipart object whose parts all have k shards; parts no rebuilt
+ * manifest names (uploads never completed) are counted in
+ * st->parts_uncompleted and left on disk. Offline; 0, TARN_E_INVAL
  * (*detail: meta dir not empty, no formatted disk, ...), TARN_E_IO,
  * TARN_E_NOMEM. */
 int stor_rebuild_meta(const stor_config *cfg, const char *owner, stor_rebuild_stats *st,
