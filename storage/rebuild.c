@@ -297,7 +297,8 @@ static int src_open(const rb_state *rs, const rb_shard *sh, const stor_layout *l
     const erc_shard_header *h = &src->h;
     ok = ok && h->k == l->k && h->m == l->m && h->index == sh->index &&
          h->block_size == l->block_size && h->object_size == l->size &&
-         h->stripes == el->stripes;
+         h->stripes == el->stripes && h->version_id_len == 32 &&
+         !memcmp(h->version_id, sh->data_id, 32);
     if (!ok)
         src_close(src);
     return ok ? 0 : -1;
@@ -339,7 +340,9 @@ static int manifest_read(const rb_state *rs, const rb_shard *sh, size_t n,
                          const stor_layout *ml, tarn_buf *out)
 {
     erc_layout el;
-    if (ml->size > MANIFEST_MAX ||
+    /* put.c never uses blocks over STOR_BLOCK_MAX: a header claiming more
+     * would only make us allocate k+m of them. */
+    if (ml->size > MANIFEST_MAX || ml->block_size > STOR_BLOCK_MAX ||
         erc_layout_init(&el, ml->k, ml->m, ml->block_size, ml->size))
         return TARN_E_CORRUPT;
     int nsh = ml->k + ml->m, rc = 0;
@@ -384,7 +387,8 @@ static size_t group_find(const rb_state *rs, const char *id, size_t *first)
     return end - lo;
 }
 
-/* 1 when every part of l has at least k part shards on the disks. */
+/* 1 when every part of l has at least k part shards on the disks that no
+ * other manifest claimed (a part belongs to one upload, so to one). */
 static int parts_present(const rb_state *rs, const stor_layout *l)
 {
     for (uint32_t i = 0; i < l->n_parts; i++) {
@@ -395,7 +399,7 @@ static int parts_present(const rb_state *rs, const stor_layout *l)
             return 0;
         n = group_find(rs, pl.data_id, &first);
         for (size_t j = first; j < first + n; j++)
-            if (rs->sh[j].part && rs->sh[j].index < pl.k + pl.m)
+            if (rs->sh[j].part && !rs->sh[j].claimed && rs->sh[j].index < pl.k + pl.m)
                 seen |= 1u << rs->sh[j].index;
         if (__builtin_popcount(seen) < pl.k)
             return 0;
