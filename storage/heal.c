@@ -4,10 +4,11 @@
  *
  * stor_heal walks every version record ("v/") of the index; for each shard
  * set (a plain version's layout, or each part and the manifest of a
- * completed multipart version) it opens the k+m shard files (data/, then tmp/), checks each
- * header against the layout, and reads and verifies every block against
- * the header's CRC32C table. A shard whose file is missing, whose header
- * is bad, or with any bad or short block is rebuilt: every stripe is
+ * completed multipart version) it opens the k+m shard files (data/, then
+ * tmp/), checks each header against the layout, and reads and verifies
+ * every block against the header's CRC32C table. A shard whose file is
+ * missing, whose header is bad, or with any bad or short block is rebuilt:
+ * every stripe is
  * decoded from k good blocks, the rebuilt blocks and then a header (the
  * fields of a good shard's header, this shard's index and checksums) are
  * written to <disk>/tmp/<data_id>.heal, fdatasynced, renamed to

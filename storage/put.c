@@ -712,9 +712,10 @@ static int meta_copy(stor_put *p, const stor_object *in)
 
 /* The meta blob of every shard header (storage.h, "Metadata rebuild"):
  * the version record as it will be committed, minus the identity, plus
- * the time and, for a part, its upload and number, for a manifest its mark. It takes all the room
- * the header has before its padding, so header_len stays what the blocks
- * were written after. A record that does not fit is left out. */
+ * the time and, for a part, its upload and number, for a manifest its
+ * mark. It takes all the room the header has before its padding, so
+ * header_len stays what the blocks were written after. A record that does
+ * not fit is left out. */
 static unsigned char *meta_blob(stor_put *p, size_t *len)
 {
     size_t fixed = ERC_SHARD_FIXED_LEN + strlen(p->bucket) + p->key_len + 32 +

@@ -203,8 +203,33 @@ static int t_get(stor_ioctx *io, const char *bucket, const char *key, uint64_t s
     return rc;
 }
 
-/* The newest version's layout. A multipart one's parts table is copied to
- * the heap (never freed: a test process is short) since the arena goes. */
+/* Parts tables t_layout handed out: kept for the whole test (reachable,
+ * so leak checkers leave them alone), freed at exit. */
+static struct {
+    unsigned char *p[256];
+    int n;
+} t_kept;
+
+static void t_kept_free(void)
+{
+    while (t_kept.n)
+        free(t_kept.p[--t_kept.n]);
+}
+
+static const unsigned char *t_keep(const unsigned char *parts, size_t len)
+{
+    if (!t_kept.n)
+        atexit(t_kept_free);
+    unsigned char *copy = t_kept.n < 256 ? malloc(len) : NULL;
+    CHECK(copy != NULL);
+    if (!copy)
+        return NULL;
+    t_kept.p[t_kept.n++] = copy;
+    return memcpy(copy, parts, len);
+}
+
+/* The newest version's layout. A multipart one's parts table is copied
+ * (t_keep) since the arena it was decoded into goes. */
 static stor_layout t_layout(stor *s, const char *bucket, const char *key)
 {
     tarn_arena *a = tarn_arena_create(0);
@@ -212,13 +237,8 @@ static stor_layout t_layout(stor *s, const char *bucket, const char *key)
     stor_layout l;
     memset(&l, 0, sizeof(l));
     CHECK_RC(stor__version_get(s, a, bucket, key, strlen(key), NULL, &o, &l), 0);
-    if (l.n_parts) {
-        unsigned char *parts = malloc((size_t)l.n_parts * STOR_PART_ENTRY);
-        CHECK(parts != NULL);
-        if (parts)
-            memcpy(parts, l.parts, (size_t)l.n_parts * STOR_PART_ENTRY);
-        l.parts = parts;
-    }
+    if (l.n_parts)
+        l.parts = t_keep(l.parts, (size_t)l.n_parts * STOR_PART_ENTRY);
     tarn_arena_destroy(a);
     return l;
 }
