@@ -40,11 +40,13 @@ static void usage(FILE *out, const char *cmd)
     if (!strcmp(cmd, "rebuild-meta"))
         fprintf(out, "usage: tarn rebuild-meta --data DIR (or --disks D1,... --meta DIR) [--force]\n"
                      "  With the server stopped: rebuild the metadata index (buckets, keys,\n"
-                     "  versions, metadata, ETags) from the shard headers on the disks.\n"
-                     "  Refuses if the meta folder exists and is not empty; --force moves it\n"
-                     "  aside to <meta>.old-<unix time> first. Multipart objects are not\n"
-                     "  rebuilt yet (counted). Buckets are owned by the configured access key.\n"
-                     "  Exit 0 when every shard set was rebuilt, 1 when some were skipped, 2 on errors.\n");
+                     "  versions, metadata, ETags) from the shard headers on the disks;\n"
+                     "  multipart objects from the manifest their completion wrote. Parts of\n"
+                     "  uploads never completed are counted and left on disk. Refuses if the\n"
+                     "  meta folder exists and is not empty; --force moves it aside to\n"
+                     "  <meta>.old-<unix time> first. Buckets are owned by the configured\n"
+                     "  access key. Exit 0 when every object found was rebuilt (parts of\n"
+                     "  uncompleted uploads do not count), 1 when some were skipped, 2 on errors.\n");
     else if (!strcmp(cmd, "disks"))
         fprintf(out, "usage: tarn disks [--data DIR (or --disks D1,... --meta DIR)] [--admin-socket PATH]\n"
                      "                  [--offline]\n"
@@ -269,11 +271,14 @@ static int run_rebuild(const srv_config *cfg, int force)
     }
     printf("rebuild-meta: %" PRIu64 " shard files read (%" PRIu64 " usable, %" PRIu64
            " skipped); %" PRIu64 " data ids: %" PRIu64 " buckets, %" PRIu64
-           " objects rebuilt, %" PRIu64 " older versions queued for GC, %" PRIu64
-           " with fewer than k shards, %" PRIu64 " multipart parts not rebuilt\n",
-           st.files, st.shards, st.bad, st.sets, st.buckets, st.objects, st.superseded,
-           st.too_few, st.parts);
-    return st.bad || st.too_few || st.parts ? 1 : 0;
+           " objects rebuilt (%" PRIu64 " multipart, from manifests), %" PRIu64
+           " older versions queued for GC, %" PRIu64 " with fewer than k shards, %" PRIu64
+           " parts of uncompleted uploads, not rebuilt\n",
+           st.files, st.shards, st.bad, st.sets, st.buckets, st.objects, st.multipart,
+           st.superseded, st.too_few, st.parts_uncompleted);
+    /* Parts of uploads never completed are no lost object: their upload
+     * record is gone with the index, so no client can complete them. */
+    return st.bad || st.too_few ? 1 : 0;
 }
 
 int srv_admin_main(int argc, char **argv)

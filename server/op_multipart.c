@@ -11,7 +11,8 @@
  * S3 rules of CompleteMultipartUpload (order, ETags, sizes, checksums) and
  * the values derived from the parts (the "-N" ETag, composite or
  * full-object checksums) are computed here, from the part records storage
- * returns; storage then stitches the parts into one version in one batch
+ * returns; storage then writes the upload's manifest through the worker's
+ * ring and stitches the parts into one version in one batch
  * (docs/multipart.md).
  */
 #include "server/internal.h"
@@ -541,9 +542,9 @@ static void complete_run(srv_request *r)
         cs->meta.meta = um->meta;
         cs->meta.n_meta = um->n_meta;
         r->op_state = cs;
-        rc = stor_multipart_complete(store_of(r), srv_request_waker(r), r->route.bucket,
-                                     r->route.key, r->route.key_len, upload_id_of(r), cs->chosen,
-                                     cs->n, &cs->meta, &cs->out, complete_done, r);
+        rc = stor_multipart_complete(srv_request_ioctx(r), r->route.bucket, r->route.key,
+                                     r->route.key_len, upload_id_of(r), cs->chosen, cs->n,
+                                     &cs->meta, &cs->out, complete_done, r);
     }
     if (rc)
         srv_respond_error(r, rc, detail ? detail : rc == TARN_E_INVALID_PART ? INVALID_PART_DETAIL

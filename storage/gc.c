@@ -161,21 +161,26 @@ static int gc_one(stor *s, gc_del_op *d, const stor_layout *l)
 }
 
 /* A replaced multipart version: readers hold part 1's id (any part's
- * counts), and every part is removed on its own. A pass cut short repeats
- * the removals, which tolerate files already gone. */
+ * counts; a live heal holds the manifest's), and every part and then the
+ * manifest (versions completed before manifests have none) is removed on
+ * its own. A pass cut short repeats the removals, which tolerate files
+ * already gone. */
 static int gc_parts(stor *s, gc_del_op *d, const stor_layout *l)
 {
-    stor_layout pl;
+    stor_layout pl, ml;
+    int has_ml = stor__layout_manifest(l, &ml) == 0;
     for (uint32_t i = 0; i < l->n_parts; i++)
         if (!stor__layout_part(l, i, &pl, NULL) && stor__data_held(s, pl.data_id))
             return 0;
+    if (has_ml && stor__data_held(s, ml.data_id))
+        return 0;
     for (uint32_t i = 0; i < l->n_parts; i++) {
         if (stor__layout_part(l, i, &pl, NULL))
             continue; /* a damaged entry: nothing to name its files by */
         if (!gc_one(s, d, &pl))
             return 0;
     }
-    return 1;
+    return has_ml ? gc_one(s, d, &ml) : 1;
 }
 
 /* Handle one queue entry. 1: done with it (delete the entry), 0: retry

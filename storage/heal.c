@@ -3,11 +3,12 @@
  * status report behind `tarn disks`.
  *
  * stor_heal walks every version record ("v/") of the index; for each shard
- * set (a plain version's layout, or each part of a completed multipart
- * version) it opens the k+m shard files (data/, then tmp/), checks each
- * header against the layout, and reads and verifies every block against
- * the header's CRC32C table. A shard whose file is missing, whose header
- * is bad, or with any bad or short block is rebuilt: every stripe is
+ * set (a plain version's layout, or each part and the manifest of a
+ * completed multipart version) it opens the k+m shard files (data/, then
+ * tmp/), checks each header against the layout, and reads and verifies
+ * every block against the header's CRC32C table. A shard whose file is
+ * missing, whose header is bad, or with any bad or short block is rebuilt:
+ * every stripe is
  * decoded from k good blocks, the rebuilt blocks and then a header (the
  * fields of a good shard's header, this shard's index and checksums) are
  * written to <disk>/tmp/<data_id>.heal, fdatasynced, renamed to
@@ -434,14 +435,14 @@ static int heal_version(heal_ctx *hc, const char *v, size_t vlen, const char *on
                   hc->key);
         return 0;
     }
-    if (!l.data_id[0] || l.size == 0)
+    if (!l.data_id[0] || (l.size == 0 && !l.n_parts))
         return 0; /* a delete marker or an empty object: no shards */
     hc->st->objects++;
     if (l.n_parts == 0)
         return only_id && strcmp(only_id, l.data_id) ? 0 : heal_set(hc, &l);
     int rc = 0;
+    stor_layout pl;
     for (uint32_t i = 0; i < l.n_parts && !rc && !hc->stop; i++) {
-        stor_layout pl;
         if (stor__layout_part(&l, i, &pl, NULL)) {
             hc->st->unrecoverable++;
             continue;
@@ -449,6 +450,12 @@ static int heal_version(heal_ctx *hc, const char *v, size_t vlen, const char *on
         if (!only_id || !strcmp(only_id, pl.data_id))
             rc = heal_set(hc, &pl);
     }
+    /* The manifest: versions completed before manifests have none. */
+    int mrc = stor__layout_manifest(&l, &pl);
+    if (mrc == TARN_E_CORRUPT)
+        hc->st->unrecoverable++;
+    else if (!mrc && !rc && !hc->stop && (!only_id || !strcmp(only_id, pl.data_id)))
+        rc = heal_set(hc, &pl);
     return rc;
 }
 

@@ -170,6 +170,7 @@ enum {
     STOR_VT_L_DATA_ID = 36,
     STOR_VT_L_DISKS = 37,    /* k+m bytes: shard i is on disk byte[i] */
     STOR_VT_L_PARTS = 38,    /* multipart: packed parts table (STOR_PART_ENTRY each) */
+    STOR_VT_L_MANIFEST = 39, /* multipart: the manifest's shard set (one entry) */
 };
 
 /* Upload records ("u/", multipart.c): the version tags above for the

@@ -2,7 +2,8 @@
  * multipart.c — multipart uploads in the metadata index (docs/multipart.md):
  * upload records ("u/"), part records ("p/"), committing an uploaded part,
  * reading an upload's parts, abort and the expiry of abandoned uploads, and
- * the packed parts table a completed version's layout carries.
+ * the packed parts table a completed version's layout carries (and its
+ * manifest entry, in the same format).
  *
  * A part is written by the ordinary put pipeline (put.c) into its own
  * shard set; only its commit differs (stor__part_commit: a part record and
@@ -54,11 +55,8 @@ int stor__part_entry_put(unsigned char *dst, uint32_t number, const stor_layout 
     return 0;
 }
 
-int stor__layout_part(const stor_layout *l, uint32_t i, stor_layout *out, uint32_t *number)
+static int entry_decode(const unsigned char *e, stor_layout *out, uint32_t *number)
 {
-    if (i >= l->n_parts)
-        return TARN_E_CORRUPT;
-    const unsigned char *e = l->parts + (size_t)i * STOR_PART_ENTRY;
     memset(out, 0, sizeof(*out));
     out->size = stor__be64_get(e + 4);
     out->block_size = be32_get(e + 12);
@@ -71,6 +69,27 @@ int stor__layout_part(const stor_layout *l, uint32_t i, stor_layout *out, uint32
     if (number)
         *number = be32_get(e);
     return 0;
+}
+
+int stor__layout_part(const stor_layout *l, uint32_t i, stor_layout *out, uint32_t *number)
+{
+    if (i >= l->n_parts)
+        return TARN_E_CORRUPT;
+    return entry_decode(l->parts + (size_t)i * STOR_PART_ENTRY, out, number);
+}
+
+int stor__layout_manifest(const stor_layout *l, stor_layout *out)
+{
+    if (!l->has_manifest)
+        return TARN_E_NOT_FOUND;
+    return entry_decode(l->manifest, out, NULL);
+}
+
+int stor__layout_manifest_set(stor_layout *l, const stor_layout *ml)
+{
+    int rc = stor__part_entry_put(l->manifest, 0, ml);
+    l->has_manifest = !rc;
+    return rc;
 }
 
 /* ---- Upload records ---------------------------------------------------------- */

@@ -3,15 +3,22 @@
  * chosen parts into one version without copying data (docs/multipart.md).
  *
  * On the caller's thread the part records are read once (one prefix scan,
- * no disk I/O) and the version's parts table is built from their layouts;
- * the version record is encoded there too, as for any commit. On the
- * commit thread a hook that runs inside the version commit re-checks the
- * upload and its parts against the transaction's view (a part uploaded
- * again or an abort between the two is caught: InvalidPart /
- * NoSuchUpload), deletes the upload and every part record, and queues the
- * data of parts the completion left out for GC. The version commit then
- * writes the version, the head and a "d/" key per part (now naming the
- * version), and unlinks the version it replaces — all in one batch.
+ * no disk I/O) and the version's parts table is built from their layouts,
+ * and the version record is encoded. That record is then written to disk
+ * as the upload's *manifest*: a small erasure-coded shard set put through
+ * the worker's ring like any object (put.c), its shard headers marked
+ * STOR_SHARD_META_MANIFEST, so `tarn rebuild-meta` can recreate the
+ * object from the disks alone (rebuild.c). Once the manifest's shards are
+ * durable, its commit is the completion: on the commit thread a hook that
+ * runs inside the version commit re-checks the upload and its parts
+ * against the transaction's view (a part uploaded again or an abort
+ * between the two is caught: InvalidPart / NoSuchUpload), deletes the
+ * upload and every part record, and queues the data of parts the
+ * completion left out for GC. The version commit then writes the version
+ * (its layout: the parts table and the manifest's shard set), the head and
+ * a "d/" key per part and for the manifest (now naming the version), and
+ * unlinks the version it replaces — all in one batch. A commit that fails
+ * leaves the manifest uncommitted and the put removes its files.
  */
 #include "object_internal.h"
 
@@ -164,33 +171,135 @@ static int complete_apply(stor_txn *t, void *arg)
     return rc ? rc : complete_parts(t, c, &pk);
 }
 
-int stor_multipart_complete(stor *s, stor_waker *w, const char *bucket, const char *key,
+/* ---- On the worker: the manifest, whose commit is the completion ------------- */
+
+/* A completion under way: the manifest put and what its commit needs. */
+typedef struct complete_run {
+    stor_ioctx *io;
+    stor_put *put;
+    tarn_buf rec;             /* the manifest's content: the version record */
+    size_t off;               /* bytes of rec given to the put */
+    complete_ctx *c;          /* the hook's, until the commit takes it */
+    tarn_arena *arena;        /* meta's strings */
+    stor_object meta;
+    stor_layout layout;       /* parts table in c->table, then the manifest */
+    stor_object *out;
+    stor_done_fn done;
+    void *arg;
+} complete_run;
+
+static void run_free(complete_run *run)
+{
+    stor_put_free(run->put); /* aborts (removes the manifest) unless committed */
+    ctx_free(run->c);
+    tarn_buf_free(&run->rec);
+    tarn_arena_destroy(run->arena);
+    free(run);
+}
+
+/* The put's commit: the version with the manifest's shard set in its
+ * layout, and the hook that checks and removes the upload — one batch. */
+static int run_commit(void *arg, const stor_layout *ml, stor_done_fn done, void *darg)
+{
+    complete_run *run = arg;
+    complete_ctx *c = run->c;
+    int rc = stor__layout_manifest_set(&run->layout, ml);
+    if (rc)
+        return rc;
+    stor_commit_hook hook = {.apply = complete_apply, .free = ctx_free, .ctx = c};
+    run->c = NULL; /* the commit frees it, also on an error */
+    return stor__version_commit_ex(stor__io_store(run->io), stor__io_waker(run->io), c->bucket,
+                                   c->key, c->keylen, &run->meta, &run->layout, &hook, run->out,
+                                   done, darg);
+}
+
+static void run_done(void *arg, int rc)
+{
+    complete_run *run = arg;
+    run->done(run->arg, rc);
+    run_free(run);
+}
+
+static void run_writable(void *arg);
+
+/* Give the put the rest of the content, then finish it. 0: finishing or
+ * waiting for writable(), else an error (nothing will call back). */
+static int run_feed(complete_run *run)
+{
+    while (run->off < run->rec.len) {
+        size_t left = run->rec.len - run->off;
+        size_t took = stor_put_write(run->put, run->rec.data + run->off, left, run_writable, run);
+        run->off += took;
+        if (took < left)
+            return 0; /* the stripe buffers are full: run_writable goes on */
+    }
+    stor_object mm = {0}; /* the manifest's own record: its size (put fills it) */
+    return stor_put_finish(run->put, &mm, run_done, run);
+}
+
+static void run_writable(void *arg)
+{
+    complete_run *run = arg;
+    int rc = run_feed(run);
+    if (rc) {
+        run->done(run->arg, rc);
+        run_free(run);
+    }
+}
+
+/* The run for a built ctx: meta copied, the record encoded, the put begun. */
+static int run_start(stor_ioctx *io, complete_ctx *c, const stor_object *meta,
+                     stor_object *out, stor_done_fn done, void *arg, complete_run **runp)
+{
+    complete_run *run = calloc(1, sizeof(*run));
+    *runp = run;
+    if (!run) {
+        ctx_free(c);
+        return TARN_E_NOMEM;
+    }
+    *run = (complete_run){.io = io, .c = c, .out = out, .done = done, .arg = arg};
+    run->layout = (stor_layout){.size = c->size, .n_parts = (uint32_t)c->n, .parts = c->table};
+    memcpy(run->layout.data_id, c->ids[0], sizeof(run->layout.data_id)); /* what readers hold */
+    run->arena = tarn_arena_create(1024);
+    int rc = run->arena ? stor__object_copy(run->arena, meta, &run->meta) : TARN_E_NOMEM;
+    run->meta.size = c->size;
+    run->meta.delete_marker = 0;
+    if (!rc)
+        rc = stor__version_encode(&run->rec, &run->meta, &run->layout);
+    if (!rc)
+        rc = stor_put_begin(io, c->bucket, c->key, c->keylen, run->rec.len, &run->put);
+    if (!rc)
+        stor__put_as_manifest(run->put, run_commit, run);
+    return rc;
+}
+
+int stor_multipart_complete(stor_ioctx *io, const char *bucket, const char *key,
                             size_t key_len, const char *upload_id, const stor_part *parts,
                             size_t n, const stor_object *meta, stor_object *out,
                             stor_done_fn done, void *arg)
 {
     stor_upload u;
     complete_ctx *c = NULL;
+    complete_run *run = NULL;
     tarn_arena *a = tarn_arena_create(0);
     if (!a)
         return TARN_E_NOMEM;
     int rc = n < 1 || n > STOR_MP_MAX_PARTS ? TARN_E_INVALID_PART : 0;
     if (!rc)
-        rc = stor_multipart_get(s, a, bucket, key, key_len, upload_id, &u);
+        rc = stor_multipart_get(stor__io_store(io), a, bucket, key, key_len, upload_id, &u);
     tarn_arena_destroy(a);
     if (!rc)
         rc = ctx_new(bucket, key, key_len, upload_id, n, &c);
     if (!rc)
-        rc = ctx_build(s, c, parts);
+        rc = ctx_build(stor__io_store(io), c, parts);
     if (rc) {
         ctx_free(c);
         return rc;
     }
-    stor_layout l = {.size = c->size, .n_parts = (uint32_t)n, .parts = c->table};
-    memcpy(l.data_id, c->ids[0], sizeof(l.data_id)); /* what readers hold */
-    stor_object m = *meta;
-    m.size = c->size;
-    m.delete_marker = 0;
-    stor_commit_hook hook = {.apply = complete_apply, .free = ctx_free, .ctx = c};
-    return stor__version_commit_ex(s, w, bucket, key, key_len, &m, &l, &hook, out, done, arg);
+    rc = run_start(io, c, meta, out, done, arg, &run);
+    if (!rc)
+        rc = run_feed(run);
+    if (rc && run)
+        run_free(run);
+    return rc;
 }

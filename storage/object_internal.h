@@ -13,6 +13,10 @@
 
 #define STOR_MAX_SHARDS 16
 
+/* One entry of a parts table: number 4 BE, size 8 BE, block size 4 BE,
+ * k, m, data id as 16 bytes, then STOR_MAX_SHARDS disk bytes. */
+#define STOR_PART_ENTRY (4 + 8 + 4 + 1 + 1 + 16 + STOR_MAX_SHARDS)
+
 /* Where a version's bytes are: stored inside its version record. */
 typedef struct stor_layout {
     uint8_t k, m;
@@ -29,19 +33,27 @@ typedef struct stor_layout {
      * arena), into the arena, or into memory the committer owns. */
     uint32_t n_parts;
     const unsigned char *parts;
+    /* The manifest of a completed multipart upload: the shard set written
+     * at Complete whose content is this version's record (the parts table
+     * included), so `tarn rebuild-meta` can find the object from the disks.
+     * One parts-table entry (number 0). has_manifest is 0 for a single
+     * shard set and for versions completed before manifests existed. */
+    uint8_t has_manifest;
+    unsigned char manifest[STOR_PART_ENTRY];
 } stor_layout;
 
 /* ---- Multipart layouts (multipart.c) ----------------------------------- */
-
-/* One entry of a parts table: number 4 BE, size 8 BE, block size 4 BE,
- * k, m, data id as 16 bytes, then STOR_MAX_SHARDS disk bytes. */
-#define STOR_PART_ENTRY (4 + 8 + 4 + 1 + 1 + 16 + STOR_MAX_SHARDS)
 
 /* Decode entry i of l's parts table into a single shard-set layout (and
  * the part number uploaded, number may be NULL). 0 or TARN_E_CORRUPT. */
 int stor__layout_part(const stor_layout *l, uint32_t i, stor_layout *out, uint32_t *number);
 /* Encode one entry from a single shard-set layout. 0 or TARN_E_INVAL. */
 int stor__part_entry_put(unsigned char *dst, uint32_t number, const stor_layout *pl);
+/* Decode l's manifest entry into a single shard-set layout: 0,
+ * TARN_E_NOT_FOUND (l has none), TARN_E_CORRUPT. */
+int stor__layout_manifest(const stor_layout *l, stor_layout *out);
+/* Record ml (a single shard set) as l's manifest. 0 or TARN_E_INVAL. */
+int stor__layout_manifest_set(stor_layout *l, const stor_layout *ml);
 
 /* A commit hook: extra checks and writes that run first in a version
  * commit's apply, in the same batch (CompleteMultipartUpload deletes the
@@ -102,6 +114,15 @@ int stor__txn_part_drop(stor_txn *t, const stor_key *prefix, const stor_txn_part
 
 /* Make a put commit as part `part` of upload_id (right after begin). */
 void stor__put_as_part(stor_put *p, const char *upload_id, uint32_t part);
+/* Make a put a CompleteMultipartUpload's manifest (right after begin):
+ * its shard headers carry STOR_SHARD_META_MANIFEST, and once every shard
+ * is durable it commits by calling commit(ctx, its layout, done, arg)
+ * instead of committing a version; commit returns 0 when done(arg, rc)
+ * will be called (rc 0: committed, the files are renamed into data/;
+ * else they are removed), or an error when nothing was queued. */
+typedef int (*stor_put_commit_fn)(void *ctx, const stor_layout *l, stor_done_fn done,
+                                  void *arg);
+void stor__put_as_manifest(stor_put *p, stor_put_commit_fn commit, void *ctx);
 
 /* A reader over one shard set without a version lookup or a hold
  * (get.c; multipart_get.c reads each part with one). */
@@ -130,6 +151,10 @@ int stor__mpget_part(const stor_mpget *m, uint32_t number, uint64_t *first, uint
 int stor__version_commit(stor *s, stor_waker *w, const char *bucket, const char *key,
                          size_t key_len, const stor_object *meta, const stor_layout *layout,
                          stor_object *out, stor_done_fn done, void *arg);
+
+/* Copy o's strings (content headers, checksums, user metadata) into a;
+ * out gets the copy (out may not be in). 0 or TARN_E_NOMEM. */
+int stor__object_copy(tarn_arena *a, const stor_object *in, stor_object *out);
 
 /* Read a version record with its layout (strings in a). 0,
  * TARN_E_NO_SUCH_BUCKET, TARN_E_NO_SUCH_KEY, TARN_E_IO. */

@@ -27,11 +27,14 @@ static int put_opt_str(tarn_buf *b, unsigned tag, const char *s)
 
 int stor__layout_encode(tarn_buf *b, const stor_layout *l)
 {
-    if (l->n_parts) { /* multipart: the parts table says it all */
+    if (l->n_parts) { /* multipart: the parts table (and manifest) say it all */
         int rc = stor__rec_u64(b, STOR_VT_L_SIZE, l->size);
-        return rc ? rc
-                  : stor__rec_bytes(b, STOR_VT_L_PARTS, l->parts,
-                                    (size_t)l->n_parts * STOR_PART_ENTRY);
+        if (!rc)
+            rc = stor__rec_bytes(b, STOR_VT_L_PARTS, l->parts,
+                                 (size_t)l->n_parts * STOR_PART_ENTRY);
+        if (!rc && l->has_manifest)
+            rc = stor__rec_bytes(b, STOR_VT_L_MANIFEST, l->manifest, STOR_PART_ENTRY);
+        return rc;
     }
     unsigned n = (unsigned)l->k + l->m;
     if (n > STOR_MAX_SHARDS)
@@ -145,6 +148,17 @@ static int dec_parts(vdec *d, const stor_rec_field *f)
     return 0;
 }
 
+/* The manifest entry: checked as a parts entry is, copied into l. */
+static int dec_manifest(stor_layout *l, const stor_rec_field *f)
+{
+    stor_layout ml;
+    if (f->n != STOR_PART_ENTRY)
+        return TARN_E_CORRUPT;
+    memcpy(l->manifest, f->p, STOR_PART_ENTRY);
+    l->has_manifest = 1;
+    return stor__layout_manifest(l, &ml);
+}
+
 static int dec_layout(vdec *d, const stor_rec_field *f)
 {
     stor_layout *l = d->l;
@@ -172,6 +186,8 @@ static int dec_layout(vdec *d, const stor_rec_field *f)
         return 0;
     case STOR_VT_L_PARTS:
         return dec_parts(d, f);
+    case STOR_VT_L_MANIFEST:
+        return dec_manifest(l, f);
     }
     return 0;
 }
@@ -253,7 +269,7 @@ static int count_meta(const void *data, size_t len, size_t *n)
 
 static int dec_field(vdec *d, const stor_rec_field *f)
 {
-    if (f->tag >= STOR_VT_L_K && f->tag <= STOR_VT_L_PARTS)
+    if (f->tag >= STOR_VT_L_K && f->tag <= STOR_VT_L_MANIFEST)
         return d->l ? dec_layout(d, f) : 0;
     if (f->tag <= STOR_VT_NULL_ID)
         return d->vi ? dec_identity(d, f) : 0;
@@ -290,6 +306,27 @@ int stor__version_decode(const void *data, size_t len, tarn_arena *a, stor_objec
         return TARN_E_CORRUPT; /* a shard without a disk, or the reverse */
     if (o)
         strcpy(o->version_id, d.vi->null_id ? "null" : d.vi->id);
+    return 0;
+}
+
+int stor__object_copy(tarn_arena *a, const stor_object *in, stor_object *o)
+{
+    *o = *in;
+    const char **str[] = {&o->content_type, &o->content_encoding, &o->content_disposition,
+                          &o->content_language, &o->cache_control, &o->expires};
+    for (size_t i = 0; i < sizeof(str) / sizeof(str[0]); i++)
+        if (*str[i] && !(*str[i] = tarn_arena_strdup(a, *str[i])))
+            return TARN_E_NOMEM;
+    for (int i = 0; i < STOR_CK__COUNT; i++)
+        if (o->checksum[i] && !(o->checksum[i] = tarn_arena_strdup(a, o->checksum[i])))
+            return TARN_E_NOMEM;
+    stor_meta_pair *mp = o->n_meta ? tarn_arena_alloc(a, o->n_meta * sizeof(*mp)) : NULL;
+    for (size_t i = 0; i < o->n_meta; i++) {
+        if (!mp || !(mp[i].name = tarn_arena_strdup(a, in->meta[i].name)) ||
+            !(mp[i].value = tarn_arena_strdup(a, in->meta[i].value)))
+            return TARN_E_NOMEM;
+    }
+    o->meta = mp;
     return 0;
 }
 
@@ -370,26 +407,33 @@ int stor__garbage_put(stor_txn *t, const stor_layout *l)
     return rc;
 }
 
-/* Drop the "d/" keys of l's data: its one id, or every part's. */
-static int data_refs_delete(stor_txn *t, const stor_layout *l)
+static int data_ref_delete(stor_txn *t, const char *id)
 {
     stor_key k;
+    int rc = stor__key_data(&k, id);
+    if (!rc)
+        stor__txn_delete(t, &k);
+    return rc;
+}
+
+/* Drop the "d/" keys of l's data: its one id, or every part's and the
+ * manifest's. */
+static int data_refs_delete(stor_txn *t, const stor_layout *l)
+{
     stor_layout pl;
-    if (!l->n_parts) {
-        int rc = stor__key_data(&k, l->data_id);
-        if (!rc)
-            stor__txn_delete(t, &k);
-        return rc;
-    }
+    if (!l->n_parts)
+        return data_ref_delete(t, l->data_id);
     for (uint32_t i = 0; i < l->n_parts; i++) {
         int rc = stor__layout_part(l, i, &pl, NULL);
         if (!rc)
-            rc = stor__key_data(&k, pl.data_id);
+            rc = data_ref_delete(t, pl.data_id);
         if (rc)
             return rc;
-        stor__txn_delete(t, &k);
     }
-    return 0;
+    int rc = stor__layout_manifest(l, &pl);
+    if (rc == TARN_E_NOT_FOUND) /* completed before manifests */
+        return 0;
+    return rc ? rc : data_ref_delete(t, pl.data_id);
 }
 
 /* Unlink the key's current version, if any: drop its log entry and data
@@ -498,7 +542,8 @@ static int data_ref_put(stor_txn *t, const obj_ref *r, const stor_vinfo *vi, con
     return rc;
 }
 
-/* "d/" for every data id of the version: one, or one per part. */
+/* "d/" for every data id of the version: one, or one per part and one
+ * for the manifest (the start-up sweep adopts its tmp/ files by it). */
 static int data_refs_put(stor_txn *t, const obj_ref *r, const stor_vinfo *vi,
                          const stor_layout *l)
 {
@@ -512,7 +557,10 @@ static int data_refs_put(stor_txn *t, const obj_ref *r, const stor_vinfo *vi,
         if (rc)
             return rc;
     }
-    return 0;
+    int rc = stor__layout_manifest(l, &pl);
+    if (rc == TARN_E_NOT_FOUND)
+        return 0;
+    return rc ? rc : data_ref_put(t, r, vi, pl.data_id);
 }
 
 /* Write the stamped record as the log entry and as the head. */

@@ -10,8 +10,10 @@
  * Finish writes each shard's header (with the checksum table) into the
  * space reserved at offset 0 (for a one-stripe object together with the
  * block, in one writev), then fdatasyncs every shard and fsyncs every
- * tmp/ directory through the ring, commits the version (commit thread),
- * renames the files into data/ and calls done.
+ * tmp/ directory through the ring, commits the version (commit thread;
+ * an UploadPart commits a part record, a CompleteMultipartUpload's
+ * manifest commits the completed version), renames the files into data/
+ * and calls done.
  *
  * Everything runs on the worker thread. Every SQE carries a put_op; the
  * put counts what is in flight (SQEs and the commit) and takes its next
@@ -91,6 +93,8 @@ struct stor_put {
     char *key;
     uint32_t part;                    /* > 0: commits as this part of upload_id */
     char upload_id[STOR_UPLOADID_MAX + 1];
+    stor_put_commit_fn commit;        /* set: a Complete's manifest, committed by this */
+    void *commit_ctx;
     put_shard sh[STOR_MAX_SHARDS];
 };
 
@@ -421,6 +425,20 @@ static void commit_done(void *arg, int rc)
     step(p);
 }
 
+/* The commit this put makes: a version, a part, or a Complete's. */
+static int commit_submit(stor_put *p)
+{
+    stor *s = stor__io_store(p->io);
+    stor_waker *w = stor__io_waker(p->io);
+    if (p->commit)
+        return p->commit(p->commit_ctx, &p->lay, commit_done, p);
+    if (p->part)
+        return stor__part_commit(s, w, p->bucket, p->key, p->key_len, p->upload_id, p->part,
+                                 &p->meta, &p->lay, &p->result, commit_done, p);
+    return stor__version_commit(s, w, p->bucket, p->key, p->key_len, &p->meta, &p->lay,
+                                &p->result, commit_done, p);
+}
+
 static void commit_start(stor_put *p)
 {
     p->phase = PH_COMMIT;
@@ -430,12 +448,7 @@ static void commit_start(stor_put *p)
             stor__io_heal_note(p->io, p->lay.data_id, i, "not written at put");
     }
     p->inflight++;
-    int rc = p->part ? stor__part_commit(stor__io_store(p->io), stor__io_waker(p->io), p->bucket,
-                                         p->key, p->key_len, p->upload_id, p->part, &p->meta,
-                                         &p->lay, &p->result, commit_done, p)
-                     : stor__version_commit(stor__io_store(p->io), stor__io_waker(p->io),
-                                            p->bucket, p->key, p->key_len, &p->meta, &p->lay,
-                                            &p->result, commit_done, p);
+    int rc = commit_submit(p);
     if (rc) {
         p->inflight--;
         p->err = rc;
@@ -690,35 +703,19 @@ int stor_put_begin(stor_ioctx *io, const char *bucket, const char *key, size_t k
 /* Deep copy of the caller's meta: it is committed only after the fsyncs. */
 static int meta_copy(stor_put *p, const stor_object *in)
 {
-    tarn_arena *a = p->arena = tarn_arena_create(1024);
-    stor_object *o = &p->meta;
-    if (!a)
+    if (!(p->arena = tarn_arena_create(1024)))
         return TARN_E_NOMEM;
-    *o = *in;
-    o->size = p->lay.size; /* storage's to fill: the declared, written size */
-    const char **str[] = {&o->content_type, &o->content_encoding, &o->content_disposition,
-                          &o->content_language, &o->cache_control, &o->expires};
-    for (size_t i = 0; i < sizeof(str) / sizeof(str[0]); i++)
-        if (*str[i] && !(*str[i] = tarn_arena_strdup(a, *str[i])))
-            return TARN_E_NOMEM;
-    for (int i = 0; i < STOR_CK__COUNT; i++)
-        if (o->checksum[i] && !(o->checksum[i] = tarn_arena_strdup(a, o->checksum[i])))
-            return TARN_E_NOMEM;
-    stor_meta_pair *mp = o->n_meta ? tarn_arena_alloc(a, o->n_meta * sizeof(*mp)) : NULL;
-    for (size_t i = 0; i < o->n_meta; i++) {
-        if (!mp || !(mp[i].name = tarn_arena_strdup(a, in->meta[i].name)) ||
-            !(mp[i].value = tarn_arena_strdup(a, in->meta[i].value)))
-            return TARN_E_NOMEM;
-    }
-    o->meta = mp;
-    return 0;
+    int rc = stor__object_copy(p->arena, in, &p->meta);
+    p->meta.size = p->lay.size; /* storage's to fill: the declared, written size */
+    return rc;
 }
 
 /* The meta blob of every shard header (storage.h, "Metadata rebuild"):
  * the version record as it will be committed, minus the identity, plus
- * the time and, for a part, its upload and number. It takes all the room
- * the header has before its padding, so header_len stays what the blocks
- * were written after. A record that does not fit is left out. */
+ * the time and, for a part, its upload and number, for a manifest its
+ * mark. It takes all the room the header has before its padding, so
+ * header_len stays what the blocks were written after. A record that does
+ * not fit is left out. */
 static unsigned char *meta_blob(stor_put *p, size_t *len)
 {
     size_t fixed = ERC_SHARD_FIXED_LEN + strlen(p->bucket) + p->key_len + 32 +
@@ -740,6 +737,8 @@ static unsigned char *meta_blob(stor_put *p, size_t *len)
         rc = stor__rec_str(&rec, STOR_SHARD_META_UPLOAD, p->upload_id);
     if (!rc && p->part)
         rc = stor__rec_u64(&rec, STOR_SHARD_META_PART, p->part);
+    if (!rc && p->commit)
+        rc = stor__rec_u64(&rec, STOR_SHARD_META_MANIFEST, 1);
     if (!rc && rec.len + 4 <= room) {
         uint32_t n = (uint32_t)rec.len;
         for (int b = 0; b < 4; b++)
@@ -814,6 +813,12 @@ void stor__put_as_part(stor_put *p, const char *upload_id, uint32_t part)
 {
     snprintf(p->upload_id, sizeof(p->upload_id), "%s", upload_id);
     p->part = part;
+}
+
+void stor__put_as_manifest(stor_put *p, stor_put_commit_fn commit, void *ctx)
+{
+    p->commit = commit;
+    p->commit_ctx = ctx;
 }
 
 void stor_put_free(stor_put *p)

@@ -15,6 +15,16 @@
  * (an overwrite whose older shards GC had not removed yet) the newest
  * wins and the others go to the GC queue. Offline, plain blocking I/O,
  * direct RocksDB batches: nothing else runs on the store.
+ *
+ * A multipart object's parts know only their upload and number; what
+ * makes them one object is the manifest CompleteMultipartUpload wrote
+ * (multipart_complete.c): a shard set whose headers say so and whose
+ * content is the completed version's record. Its blocks are read and
+ * checked against the headers' CRC32C tables, decoded from parity where
+ * needed, the record is decoded as untrusted input, and the object is
+ * rebuilt when every part it names has k shards. The manifest competes
+ * for its key like any object (its put's time); parts no rebuilt
+ * manifest names belong to uploads never completed and stay on disk.
  */
 #include "storage/object_internal.h"
 
@@ -33,6 +43,7 @@
 typedef struct rb_shard {
     char data_id[33];
     uint8_t index;
+    int disk;                /* where it was found (cfg->disk_dirs) */
     char *bucket;            /* heap, NUL-terminated */
     char *key;               /* heap, key_len bytes */
     size_t key_len;
@@ -40,12 +51,15 @@ typedef struct rb_shard {
     size_t rec_len;
     int64_t time_ms;
     uint32_t part;           /* > 0: a multipart part */
+    int manifest;            /* a CompleteMultipartUpload's manifest */
+    int claimed;             /* a part that a rebuilt manifest names */
 } rb_shard;
 
 typedef struct rb_state {
-    rb_shard *sh;
+    rb_shard *sh;            /* sorted by data id, then index, once read */
     size_t n, cap;
     stor_rebuild_stats *st;
+    const char *const *disks;
 } rb_state;
 
 static void shard_free(rb_shard *s)
@@ -65,11 +79,11 @@ static int is_hex_id(const char *name)
     return 1;
 }
 
-static int read_full(int fd, void *buf, size_t n)
+static int read_full(int fd, void *buf, size_t n, uint64_t off)
 {
     size_t got = 0;
     while (got < n) {
-        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)got);
+        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -80,30 +94,36 @@ static int read_full(int fd, void *buf, size_t n)
 }
 
 /* The extra fields of a meta record (the version fields are decoded later). */
-static int rec_extras(const unsigned char *rec, size_t len, int64_t *time_ms, uint32_t *part)
+static int rec_extras(rb_shard *s)
 {
     stor_rec_reader r;
     stor_rec_field f;
     uint64_t v;
-    *time_ms = 0;
-    *part = 0;
-    int rc = stor__rec_open(&r, rec, len);
+    s->time_ms = 0;
+    s->part = 0;
+    s->manifest = 0;
+    int rc = stor__rec_open(&r, s->rec, s->rec_len);
     while (!rc && (rc = stor__rec_next(&r, &f)) == 1) {
         rc = 0;
-        if (f.tag == STOR_SHARD_META_TIME && stor__rec_field_i64(&f, time_ms))
+        if (f.tag == STOR_SHARD_META_TIME && stor__rec_field_i64(&f, &s->time_ms))
             return TARN_E_CORRUPT;
         if (f.tag == STOR_SHARD_META_PART) {
-            if (stor__rec_field_u64(&f, &v) || v == 0 || v > 10000)
+            if (stor__rec_field_u64(&f, &v) || v == 0 || v > STOR_MP_MAX_PARTS)
                 return TARN_E_CORRUPT;
-            *part = (uint32_t)v;
+            s->part = (uint32_t)v;
+        }
+        if (f.tag == STOR_SHARD_META_MANIFEST) {
+            if (stor__rec_field_u64(&f, &v))
+                return TARN_E_CORRUPT;
+            s->manifest = v != 0;
         }
     }
-    return rc < 0 ? TARN_E_CORRUPT : 0;
+    return rc < 0 || (s->part && s->manifest) ? TARN_E_CORRUPT : 0;
 }
 
 /* Read one shard file's header into st->sh. Returns 0 (kept or counted
  * bad) or TARN_E_NOMEM. */
-static int shard_read(rb_state *rs, const char *path, const char *name)
+static int shard_read(rb_state *rs, int disk, const char *path, const char *name)
 {
     rs->st->files++;
     unsigned char fixed[ERC_SHARD_FIXED_LEN];
@@ -111,9 +131,9 @@ static int shard_read(rb_state *rs, const char *path, const char *name)
     uint32_t content_len = 0;
     erc_shard_header h;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int ok = fd >= 0 && !read_full(fd, fixed, sizeof(fixed)) &&
+    int ok = fd >= 0 && !read_full(fd, fixed, sizeof(fixed), 0) &&
              !erc_shard_header_peek(fixed, sizeof(fixed), NULL, &content_len) &&
-             (buf = malloc(content_len)) && !read_full(fd, buf, content_len) &&
+             (buf = malloc(content_len)) && !read_full(fd, buf, content_len, 0) &&
              !erc_shard_header_decode(buf, content_len, &h) && h.meta_len >= 4 &&
              h.version_id_len == 32 && !memcmp(h.version_id, name, 32);
     if (fd >= 0)
@@ -128,6 +148,7 @@ static int shard_read(rb_state *rs, const char *path, const char *name)
     if (ok) {
         memcpy(s.data_id, name, 32);
         s.index = h.index;
+        s.disk = disk;
         s.key_len = h.key_len;
         s.rec_len = rec_len;
         s.bucket = strndup(h.bucket, h.bucket_len);
@@ -140,8 +161,7 @@ static int shard_read(rb_state *rs, const char *path, const char *name)
         }
         memcpy(s.key, h.key, h.key_len);
         memcpy(s.rec, h.meta + 4, rec_len);
-        ok = !rec_extras(s.rec, s.rec_len, &s.time_ms, &s.part) &&
-             s.part == h.part_number;
+        ok = !rec_extras(&s) && s.part == h.part_number;
     }
     free(buf);
     if (!ok) {
@@ -166,10 +186,10 @@ static int shard_read(rb_state *rs, const char *path, const char *name)
 }
 
 /* Every <disk>/data/xx/<id>. */
-static int disk_scan(rb_state *rs, const char *disk)
+static int disk_scan(rb_state *rs, int disk)
 {
     char dpath[4096], path[4400];
-    snprintf(dpath, sizeof(dpath), "%s/data", disk);
+    snprintf(dpath, sizeof(dpath), "%s/data", rs->disks[disk]);
     DIR *d = opendir(dpath);
     if (!d) {
         TARN_WARN("storage: rebuild: cannot read %s: %s", dpath, strerror(errno));
@@ -192,7 +212,7 @@ static int disk_scan(rb_state *rs, const char *disk)
                 continue;
             if (snprintf(path, sizeof(path), "%s/%s", sub, f->d_name) >= (int)sizeof(path))
                 continue;
-            rc = shard_read(rs, path, f->d_name);
+            rc = shard_read(rs, disk, path, f->d_name);
         }
         closedir(sd);
     }
@@ -235,6 +255,221 @@ static int same_key(const rb_obj *x, const rb_obj *y)
 {
     return !strcmp(x->s->bucket, y->s->bucket) && x->s->key_len == y->s->key_len &&
            !memcmp(x->s->key, y->s->key, x->s->key_len);
+}
+
+/* ---- Manifests: the content of a completed multipart upload ------------------ */
+
+/* A manifest holds one version record: 50 bytes per part plus headers and
+ * metadata. Anything much larger is not one of ours. */
+#define MANIFEST_MAX ((uint64_t)STOR_MP_MAX_PARTS * STOR_PART_ENTRY + (1u << 20))
+
+/* One shard file of a set being read: its descriptor and checked header. */
+typedef struct rb_src {
+    int fd;
+    unsigned char *hbuf;
+    erc_shard_header h;
+} rb_src;
+
+static void src_close(rb_src *src)
+{
+    if (src->fd >= 0)
+        close(src->fd);
+    free(src->hbuf);
+    src->fd = -1;
+    src->hbuf = NULL;
+}
+
+/* Open sh's file and check its header against the layout (a shard read at
+ * scan time may have changed since; the header is read again whole). */
+static int src_open(const rb_state *rs, const rb_shard *sh, const stor_layout *l,
+                    const erc_layout *el, rb_src *src)
+{
+    char rel[36], path[4200];
+    unsigned char fixed[ERC_SHARD_FIXED_LEN];
+    uint32_t clen = 0;
+    stor__data_relpath(sh->data_id, rel);
+    snprintf(path, sizeof(path), "%s/data/%s", rs->disks[sh->disk], rel);
+    src->fd = open(path, O_RDONLY | O_CLOEXEC);
+    int ok = src->fd >= 0 && !read_full(src->fd, fixed, sizeof(fixed), 0) &&
+             !erc_shard_header_peek(fixed, sizeof(fixed), NULL, &clen) &&
+             (src->hbuf = malloc(clen)) && !read_full(src->fd, src->hbuf, clen, 0) &&
+             !erc_shard_header_decode(src->hbuf, clen, &src->h);
+    const erc_shard_header *h = &src->h;
+    ok = ok && h->k == l->k && h->m == l->m && h->index == sh->index &&
+         h->block_size == l->block_size && h->object_size == l->size &&
+         h->stripes == el->stripes && h->version_id_len == 32 &&
+         !memcmp(h->version_id, sh->data_id, 32);
+    if (!ok)
+        src_close(src);
+    return ok ? 0 : -1;
+}
+
+/* Stripe s into out: the data blocks whose CRC32C matches the header's
+ * table, the missing ones decoded from parity. 0 or TARN_E_CORRUPT. */
+static int stripe_take(rb_src *src, const erc_layout *el, erc_coder *coder, uint64_t s,
+                       unsigned char **blk, tarn_buf *out)
+{
+    int n = el->k + el->m;
+    uint32_t L = erc_layout_block_len(el, s), present = 0;
+    for (int i = 0; i < n; i++) {
+        if (src[i].fd < 0)
+            continue;
+        uint64_t off = erc_layout_block_offset(el, src[i].h.header_len, s);
+        if (!read_full(src[i].fd, blk[i], L, off) &&
+            !erc_block_verify(blk[i], L, erc_crc_table_get(src[i].h.crc_table, s)))
+            present |= 1u << i;
+    }
+    uint32_t want = ((1u << el->k) - 1) & ~present;
+    if (__builtin_popcount(present) < el->k ||
+        (want && erc_decode_some(coder, blk, present, want, L)))
+        return TARN_E_CORRUPT;
+    uint64_t left = erc_layout_stripe_data(el, s);
+    for (int j = 0; j < el->k && left; j++) {
+        size_t take = left < L ? (size_t)left : L;
+        if (tarn_buf_append(out, blk[j], take))
+            return TARN_E_NOMEM;
+        left -= take;
+    }
+    return 0;
+}
+
+/* The content of the manifest whose shards are sh[0..n) (one data id). 0,
+ * TARN_E_CORRUPT (a stripe without k good blocks, a bad layout),
+ * TARN_E_NOMEM. */
+static int manifest_read(const rb_state *rs, const rb_shard *sh, size_t n,
+                         const stor_layout *ml, tarn_buf *out)
+{
+    erc_layout el;
+    /* put.c never uses blocks over STOR_BLOCK_MAX: a header claiming more
+     * would only make us allocate k+m of them. */
+    if (ml->size > MANIFEST_MAX || ml->block_size > STOR_BLOCK_MAX ||
+        erc_layout_init(&el, ml->k, ml->m, ml->block_size, ml->size))
+        return TARN_E_CORRUPT;
+    int nsh = ml->k + ml->m, rc = 0;
+    rb_src src[STOR_MAX_SHARDS];
+    unsigned char *blk[STOR_MAX_SHARDS] = {0};
+    erc_coder *coder = NULL;
+    for (int i = 0; i < nsh; i++)
+        src[i] = (rb_src){.fd = -1};
+    for (size_t i = 0; i < n; i++)
+        if (sh[i].index < nsh && src[sh[i].index].fd < 0)
+            src_open(rs, &sh[i], ml, &el, &src[sh[i].index]);
+    if (erc_coder_create(ml->k, ml->m, &coder))
+        rc = TARN_E_NOMEM;
+    for (int i = 0; !rc && i < nsh; i++)
+        if (!(blk[i] = malloc(ml->block_size)))
+            rc = TARN_E_NOMEM;
+    for (uint64_t s = 0; !rc && s < el.stripes; s++)
+        rc = stripe_take(src, &el, coder, s, blk, out);
+    for (int i = 0; i < nsh; i++) {
+        src_close(&src[i]);
+        free(blk[i]);
+    }
+    erc_coder_destroy(coder);
+    return rc;
+}
+
+/* The shards of data id id: *first and the count (0 when none). */
+static size_t group_find(const rb_state *rs, const char *id, size_t *first)
+{
+    size_t lo = 0, hi = rs->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(rs->sh[mid].data_id, id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t end = lo;
+    while (end < rs->n && !strcmp(rs->sh[end].data_id, id))
+        end++;
+    *first = lo;
+    return end - lo;
+}
+
+/* 1 when every part of l has at least k part shards on the disks that no
+ * other manifest claimed (a part belongs to one upload, so to one). */
+static int parts_present(const rb_state *rs, const stor_layout *l)
+{
+    for (uint32_t i = 0; i < l->n_parts; i++) {
+        stor_layout pl;
+        size_t first, n;
+        uint32_t seen = 0;
+        if (stor__layout_part(l, i, &pl, NULL))
+            return 0;
+        n = group_find(rs, pl.data_id, &first);
+        for (size_t j = first; j < first + n; j++)
+            if (rs->sh[j].part && !rs->sh[j].claimed && rs->sh[j].index < pl.k + pl.m)
+                seen |= 1u << rs->sh[j].index;
+        if (__builtin_popcount(seen) < pl.k)
+            return 0;
+    }
+    return 1;
+}
+
+static void parts_claim(rb_state *rs, const stor_layout *l)
+{
+    for (uint32_t i = 0; i < l->n_parts; i++) {
+        stor_layout pl;
+        size_t first;
+        if (stor__layout_part(l, i, &pl, NULL))
+            continue;
+        size_t n = group_find(rs, pl.data_id, &first);
+        for (size_t j = first; j < first + n; j++)
+            rs->sh[j].claimed = 1;
+    }
+}
+
+/* The version a manifest's content describes: untrusted bytes, so every
+ * field a reader relies on is checked. 0 or TARN_E_CORRUPT / NOMEM. */
+static int manifest_decode(const tarn_buf *content, tarn_arena *a, stor_object *o,
+                           stor_layout *l)
+{
+    int rc = stor__version_decode(content->data, content->len, a, o, l, NULL);
+    if (rc)
+        return rc;
+    if (!l->n_parts || l->n_parts > STOR_MP_MAX_PARTS || o->delete_marker || o->size != l->size)
+        return TARN_E_CORRUPT;
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < l->n_parts; i++) {
+        stor_layout pl;
+        if (stor__layout_part(l, i, &pl, NULL) || pl.size > l->size - sum)
+            return TARN_E_CORRUPT;
+        sum += pl.size;
+    }
+    return sum == l->size ? 0 : TARN_E_CORRUPT;
+}
+
+/* A manifest set with >= k shards, sh[0..n): read and decode its content
+ * into ob (the manifest's own layout, ml, becomes the version's manifest
+ * entry). 1 usable, 0 skipped (counted), or TARN_E_NOMEM. */
+static int manifest_load(rb_state *rs, rb_shard *sh, size_t n, const stor_layout *ml,
+                         tarn_arena *a, rb_obj *ob)
+{
+    stor_rebuild_stats *st = rs->st;
+    tarn_buf content = {0};
+    int rc = manifest_read(rs, sh, n, ml, &content);
+    if (!rc)
+        rc = manifest_decode(&content, a, &ob->o, &ob->l);
+    tarn_buf_free(&content);
+    if (!rc)
+        rc = stor__layout_manifest_set(&ob->l, ml) ? TARN_E_CORRUPT : 0;
+    if (rc == TARN_E_NOMEM)
+        return rc;
+    if (rc) {
+        st->bad += n;
+        TARN_WARN("storage: rebuild: manifest %s (%s/%.*s): content unreadable or malformed; "
+                  "skipped", sh->data_id, sh->bucket, (int)sh->key_len, sh->key);
+        return 0;
+    }
+    if (!parts_present(rs, &ob->l)) {
+        st->too_few++;
+        TARN_WARN("storage: rebuild: manifest %s (%s/%.*s): a part has fewer than k shards; "
+                  "skipped", sh->data_id, sh->bucket, (int)sh->key_len, sh->key);
+        return 0;
+    }
+    parts_claim(rs, &ob->l);
+    return 1;
 }
 
 /* ---- Writing the index ----------------------------------------------------- */
@@ -288,7 +523,47 @@ static int bucket_put(rb_writer *w, const char *name, const char *owner, int64_t
     return rc;
 }
 
-/* The version log entry, the head and "d/<data_id>", as vcommit_apply. */
+/* "d/<id>" naming the version, as the commit writes it. */
+static int dref_put(rb_writer *w, const rb_shard *s, const stor_vinfo *vi, const char *id)
+{
+    stor_key dk;
+    tarn_buf dref = {0};
+    int rc = stor__key_data(&dk, id);
+    if (!rc)
+        rc = stor__rec_begin(&dref);
+    if (!rc)
+        rc = stor__rec_str(&dref, STOR_DT_BUCKET, s->bucket);
+    if (!rc)
+        rc = stor__rec_bytes(&dref, STOR_DT_KEY, s->key, s->key_len);
+    if (!rc)
+        rc = stor__rec_str(&dref, STOR_DT_ID, vi->id);
+    if (!rc)
+        rc = stor__rec_u64(&dref, STOR_DT_SEQ, vi->seq);
+    if (!rc)
+        wb_put(w, &dk, dref.data, dref.len);
+    tarn_buf_free(&dref);
+    return rc;
+}
+
+/* One per data id of the version: its own, or every part's and the
+ * manifest's. */
+static int drefs_put(rb_writer *w, const rb_obj *ob, const stor_vinfo *vi)
+{
+    stor_layout pl;
+    if (!ob->l.n_parts)
+        return dref_put(w, ob->s, vi, ob->s->data_id);
+    for (uint32_t i = 0; i < ob->l.n_parts; i++) {
+        int rc = stor__layout_part(&ob->l, i, &pl, NULL);
+        if (!rc)
+            rc = dref_put(w, ob->s, vi, pl.data_id);
+        if (rc)
+            return rc;
+    }
+    int rc = stor__layout_manifest(&ob->l, &pl);
+    return rc ? rc : dref_put(w, ob->s, vi, pl.data_id);
+}
+
+/* The version log entry, the head and its "d/" keys, as vcommit_apply. */
 static int version_put(rb_writer *w, rb_obj *ob)
 {
     const rb_shard *s = ob->s;
@@ -299,34 +574,21 @@ static int version_put(rb_writer *w, rb_obj *ob)
         return TARN_E_IO;
     tarn_hex(rnd, sizeof(rnd), hex);
     snprintf(vi.id, sizeof(vi.id), "%016llx%s", (unsigned long long)vi.seq, hex);
-    stor_key hk, vk, dk;
-    tarn_buf rec = {0}, dref = {0};
+    stor_key hk, vk;
+    tarn_buf rec = {0};
     int rc = stor__key_head(&hk, s->bucket, s->key, s->key_len);
     if (!rc)
         rc = stor__key_version(&vk, s->bucket, s->key, s->key_len, vi.seq);
     if (!rc)
-        rc = stor__key_data(&dk, s->data_id);
-    if (!rc)
         rc = stor__version_encode(&rec, &ob->o, &ob->l);
     if (!rc)
         rc = stor__version_stamp(&rec, &vi, s->time_ms);
-    if (!rc)
-        rc = stor__rec_begin(&dref);
-    if (!rc)
-        rc = stor__rec_str(&dref, STOR_DT_BUCKET, s->bucket);
-    if (!rc)
-        rc = stor__rec_bytes(&dref, STOR_DT_KEY, s->key, s->key_len);
-    if (!rc)
-        rc = stor__rec_str(&dref, STOR_DT_ID, vi.id);
-    if (!rc)
-        rc = stor__rec_u64(&dref, STOR_DT_SEQ, vi.seq);
     if (!rc) {
         wb_put(w, &vk, rec.data, rec.len);
         wb_put(w, &hk, rec.data, rec.len);
-        wb_put(w, &dk, dref.data, dref.len);
+        rc = drefs_put(w, ob, &vi);
     }
     tarn_buf_free(&rec);
-    tarn_buf_free(&dref);
     return rc;
 }
 
@@ -345,50 +607,60 @@ static int garbage_put(rb_writer *w, const stor_layout *l)
     return rc;
 }
 
-/* Group the shards, decode one record per data id with >= k shards, and
- * write buckets, heads and GC entries. */
-static int index_write(stor *s, rb_state *rs, const char *owner, tarn_arena *a)
+/* One data id's shards sh[0..n): its version into ob when usable. A
+ * manifest's version is read from its content; parts are left for the
+ * manifests that name them. 1 usable, 0 skipped (counted), TARN_E_NOMEM. */
+static int set_load(rb_state *rs, rb_shard *sh, size_t n, tarn_arena *a, rb_obj *ob)
 {
     stor_rebuild_stats *st = rs->st;
-    qsort(rs->sh, rs->n, sizeof(*rs->sh), shard_cmp);
-    rb_obj *obs = calloc(rs->n ? rs->n : 1, sizeof(*obs));
-    size_t nobs = 0;
-    if (!obs)
-        return TARN_E_NOMEM;
-    for (size_t i = 0, j; i < rs->n; i = j) {
-        uint32_t seen = 0;
-        for (j = i; j < rs->n && !strcmp(rs->sh[j].data_id, rs->sh[i].data_id); j++)
-            if (rs->sh[j].index < 32)
-                seen |= 1u << rs->sh[j].index;
-        st->sets++;
-        rb_shard *sh = &rs->sh[i];
-        if (sh->part) {
-            st->parts++;
-            continue;
-        }
-        rb_obj *ob = &obs[nobs];
-        int rc = stor__version_decode(sh->rec, sh->rec_len, a, &ob->o, &ob->l, NULL);
-        if (rc == TARN_E_NOMEM) {
-            free(obs);
-            return rc;
-        }
-        if (rc || ob->l.n_parts || strcmp(ob->l.data_id, sh->data_id) || ob->o.delete_marker ||
-            !ob->l.k) {
-            st->bad += j - i;
-            TARN_WARN("storage: rebuild: data id %s: metadata record unusable", sh->data_id);
-            continue;
-        }
-        if (__builtin_popcount(seen) < ob->l.k) {
-            st->too_few++;
-            TARN_WARN("storage: rebuild: data id %s (%s/%.*s): %d of %d shards, fewer than k=%d; "
-                      "skipped", sh->data_id, sh->bucket, (int)sh->key_len, sh->key,
-                      __builtin_popcount(seen), ob->l.k + ob->l.m, ob->l.k);
-            continue;
-        }
-        ob->s = sh;
-        nobs++;
+    uint32_t seen = 0;
+    for (size_t j = 0; j < n; j++)
+        if (sh[j].index < 32)
+            seen |= 1u << sh[j].index;
+    if (sh->part)
+        return 0;
+    int rc = stor__version_decode(sh->rec, sh->rec_len, a, &ob->o, &ob->l, NULL);
+    if (rc == TARN_E_NOMEM)
+        return rc;
+    if (rc || ob->l.n_parts || strcmp(ob->l.data_id, sh->data_id) || ob->o.delete_marker ||
+        !ob->l.k) {
+        st->bad += n;
+        TARN_WARN("storage: rebuild: data id %s: metadata record unusable", sh->data_id);
+        return 0;
     }
-    qsort(obs, nobs, sizeof(*obs), obj_cmp);
+    if (__builtin_popcount(seen) < ob->l.k) {
+        st->too_few++;
+        TARN_WARN("storage: rebuild: data id %s (%s/%.*s): %d of %d shards, fewer than k=%d; "
+                  "skipped", sh->data_id, sh->bucket, (int)sh->key_len, sh->key,
+                  __builtin_popcount(seen), ob->l.k + ob->l.m, ob->l.k);
+        return 0;
+    }
+    ob->s = sh;
+    if (!sh->manifest)
+        return 1;
+    stor_layout ml = ob->l;
+    st->manifests++;
+    return manifest_load(rs, sh, n, &ml, a, ob);
+}
+
+/* Part data ids no rebuilt manifest names: uploads never completed. */
+static void parts_unclaimed_count(rb_state *rs)
+{
+    for (size_t i = 0; i < rs->n; i++)
+        if (rs->sh[i].part && !rs->sh[i].claimed &&
+            (i == 0 || strcmp(rs->sh[i].data_id, rs->sh[i - 1].data_id))) {
+            rs->st->parts_uncompleted++;
+            TARN_WARN("storage: rebuild: data id %s (%s/%.*s): part %u of an upload that was "
+                      "not completed; left on disk, not rebuilt", rs->sh[i].data_id,
+                      rs->sh[i].bucket, (int)rs->sh[i].key_len, rs->sh[i].key, rs->sh[i].part);
+        }
+}
+
+/* Write buckets, heads (the newest data id of each key) and GC entries
+ * for the older ones. obs is sorted by bucket, key, time. */
+static int objects_write(stor *s, stor_rebuild_stats *st, rb_obj *obs, size_t nobs,
+                         const char *owner)
+{
     rb_writer w = {.s = s, .wb = rocksdb_writebatch_create()};
     int rc = 0;
     for (size_t i = 0; !rc && i < nobs; i++) {
@@ -404,6 +676,7 @@ static int index_write(stor *s, rb_state *rs, const char *owner, tarn_arena *a)
         if (!rc && newest) {
             rc = version_put(&w, &obs[i]);
             st->objects += !rc;
+            st->multipart += !rc && obs[i].l.n_parts;
         } else if (!rc) {
             rc = garbage_put(&w, &obs[i].l);
             st->superseded += !rc;
@@ -414,6 +687,30 @@ static int index_write(stor *s, rb_state *rs, const char *owner, tarn_arena *a)
     if (!rc)
         rc = wb_flush(&w);
     rocksdb_writebatch_destroy(w.wb);
+    return rc;
+}
+
+/* Group the shards, load one version per usable data id, and write. */
+static int index_write(stor *s, rb_state *rs, const char *owner, tarn_arena *a)
+{
+    qsort(rs->sh, rs->n, sizeof(*rs->sh), shard_cmp);
+    rb_obj *obs = calloc(rs->n ? rs->n : 1, sizeof(*obs));
+    size_t nobs = 0;
+    if (!obs)
+        return TARN_E_NOMEM;
+    int rc = 0;
+    for (size_t i = 0, j; rc >= 0 && i < rs->n; i = j) {
+        for (j = i; j < rs->n && !strcmp(rs->sh[j].data_id, rs->sh[i].data_id); j++)
+            ;
+        rs->st->sets++;
+        rc = set_load(rs, &rs->sh[i], j - i, a, &obs[nobs]);
+        nobs += rc == 1;
+    }
+    if (rc >= 0) {
+        parts_unclaimed_count(rs);
+        qsort(obs, nobs, sizeof(*obs), obj_cmp);
+        rc = objects_write(s, rs->st, obs, nobs, owner);
+    }
     free(obs);
     return rc;
 }
@@ -518,8 +815,9 @@ int stor_rebuild_meta(const stor_config *cfg, const char *owner, stor_rebuild_st
     if (rc)
         return rc;
     rb_state rs = {.st = st};
+    rs.disks = cfg->disk_dirs;
     for (int i = 0; !rc && i < cfg->n_disks; i++)
-        rc = disk_scan(&rs, cfg->disk_dirs[i]);
+        rc = disk_scan(&rs, i);
     tarn_arena *a = tarn_arena_create(64 * 1024);
     if (!rc && !a)
         rc = TARN_E_NOMEM;

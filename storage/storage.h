@@ -332,16 +332,22 @@ int stor_multipart_parts(stor *s, tarn_arena *a, const char *bucket, const char 
 /* Complete an upload with parts[0..n) (ascending numbers, each naming the
  * data id the caller saw in stor_multipart_parts; S3's checks on ETags,
  * order and sizes are the caller's). meta is the version's metadata
- * (etag "<hex>-N", checksums, content headers); size is the parts' sum.
- * One batch writes the version and head, moves every part's data to it,
- * deletes the upload and all its part records, and queues the data of
- * parts not named and of a replaced version for GC. Reads the part
- * records once here (no disk I/O). Returns TARN_E_INVALID_PART (a part
- * missing or re-uploaded meanwhile), TARN_E_INVALID_PART_ORDER,
- * TARN_E_NO_SUCH_UPLOAD, TARN_E_NOMEM, or 0 if queued; then done(arg,
- * rc): 0 (out->version_id, mtime_ms filled), TARN_E_NO_SUCH_UPLOAD,
- * TARN_E_INVALID_PART, TARN_E_NO_SUCH_BUCKET, TARN_E_IO. */
-int stor_multipart_complete(stor *s, stor_waker *w, const char *bucket, const char *key,
+ * (etag "<hex>-N", checksums, content headers; copied before return);
+ * size is the parts' sum. Reads the part records once here (no disk I/O),
+ * then writes the version record as the upload's manifest (a small shard
+ * set through io's ring, like a put; docs/multipart.md), and once it is
+ * durable one batch writes the version and head, moves every part's data
+ * to it, deletes the upload and all its part records, and queues the data
+ * of parts not named and of a replaced version for GC. Returns
+ * TARN_E_INVALID_PART (a part missing or re-uploaded meanwhile),
+ * TARN_E_INVALID_PART_ORDER, TARN_E_NO_SUCH_UPLOAD, TARN_E_NO_SUCH_BUCKET,
+ * TARN_E_SERVICE_UNAVAILABLE (more than m disks unusable), TARN_E_IO,
+ * TARN_E_NOMEM, or 0 if under way; then done(arg, rc) on io's worker: 0
+ * (out->version_id, mtime_ms filled), TARN_E_NO_SUCH_UPLOAD,
+ * TARN_E_INVALID_PART, TARN_E_NO_SUCH_BUCKET, TARN_E_SERVICE_UNAVAILABLE
+ * (the manifest lost its write quorum), TARN_E_IO. On any error nothing
+ * changed: the upload and its parts are as they were. */
+int stor_multipart_complete(stor_ioctx *io, const char *bucket, const char *key,
                             size_t key_len, const char *upload_id, const stor_part *parts,
                             size_t n, const stor_object *meta, stor_object *out,
                             stor_done_fn done, void *arg);
@@ -491,6 +497,8 @@ enum {
     STOR_SHARD_META_TIME = 80,   /* unix ms at finish (the version's mtime on rebuild) */
     STOR_SHARD_META_UPLOAD = 81, /* a multipart part: its upload id */
     STOR_SHARD_META_PART = 82,   /* ... and its part number */
+    STOR_SHARD_META_MANIFEST = 83, /* 1: a CompleteMultipartUpload's manifest, whose
+                                    * content is the completed version's record */
 };
 
 typedef struct stor_rebuild_stats {
@@ -501,8 +509,12 @@ typedef struct stor_rebuild_stats {
     uint64_t buckets;        /* buckets recreated */
     uint64_t objects;        /* keys whose head was rebuilt */
     uint64_t superseded;     /* older data ids of a rebuilt key: queued for GC */
-    uint64_t too_few;        /* data ids with fewer than k shards: skipped */
-    uint64_t parts;          /* multipart part data ids: not rebuilt (yet) */
+    uint64_t too_few;        /* data ids with fewer than k shards, and manifests
+                              * with a part that has fewer: skipped */
+    uint64_t manifests;      /* manifest data ids with >= k shards found */
+    uint64_t multipart;      /* of objects: multipart ones rebuilt from a manifest */
+    uint64_t parts_uncompleted; /* part data ids no rebuilt manifest names (their
+                                 * upload was never completed): left on disk */
 } stor_rebuild_stats;
 
 /* Rebuild the metadata index of a store from its shard headers. cfg as
@@ -512,8 +524,12 @@ typedef struct stor_rebuild_stats {
  * to the start-up sweep), groups the shards by data id and, for each id
  * with at least k good shards, recreates its bucket (owner: owner) and
  * commits its version as the key's head; when several ids claim one key,
- * the newest time wins and the others are queued for GC. Multipart parts
- * are counted in st->parts and not rebuilt. Offline; 0, TARN_E_INVAL
+ * the newest time wins and the others are queued for GC. A shard set
+ * marked STOR_SHARD_META_MANIFEST is read (decoded around missing or bad
+ * blocks) and its content, the completed version's record, recreates a
+ * multipart object whose parts all have k shards; parts no rebuilt
+ * manifest names (uploads never completed) are counted in
+ * st->parts_uncompleted and left on disk. Offline; 0, TARN_E_INVAL
  * (*detail: meta dir not empty, no formatted disk, ...), TARN_E_IO,
  * TARN_E_NOMEM. */
 int stor_rebuild_meta(const stor_config *cfg, const char *owner, stor_rebuild_stats *st,

@@ -1,8 +1,9 @@
 /*
  * fuzz_records.c — storage's value records as read back from RocksDB,
  * where a bug, a crash mid-upgrade or a damaged disk may leave anything:
- * version records (stor__version_decode, with the layout and the
- * multipart parts table, stor__layout_part), upload records
+ * version records (stor__version_decode, with the layout, the
+ * multipart parts table and manifest entry, stor__layout_part and
+ * stor__layout_manifest), upload records
  * (stor__upload_tags) and bucket records (stor__bucket_decode). A decode
  * must fail cleanly or hand back a consistent object; a version record
  * that decodes must also survive encode + decode with the same fields.
@@ -40,11 +41,14 @@ static void layout_check(const stor_layout *l)
         if (stor__layout_part(l, i, &part, NULL) == 0 &&
             (part.k == 0 || part.k + part.m > STOR_MAX_SHARDS))
             __builtin_trap();
+    /* A decoded manifest entry is always a valid one (checked at decode). */
+    if (l->has_manifest && stor__layout_manifest(l, &part) != 0)
+        __builtin_trap();
 }
 
 /* encode(decode(v)) decodes to the same version. The encoder writes a
  * layout only when it names something (k, a data id or parts), and for a
- * multipart one only its size and parts: the
+ * multipart one only its size, parts and manifest: the
  * decoder is lenient about the rest (readers check the layout before use:
  * get.c's erc_layout_init), so only what is written is compared. */
 static void version_roundtrip(tarn_arena *a, const stor_object *o, const stor_layout *l,
@@ -57,6 +61,8 @@ static void version_roundtrip(tarn_arena *a, const stor_object *o, const stor_la
     if (l->n_parts) {
         want.size = l->size;
         want.n_parts = l->n_parts;
+        want.has_manifest = l->has_manifest;
+        memcpy(want.manifest, l->manifest, sizeof(want.manifest));
     } else if (l->k || l->data_id[0]) {
         want = *l;
     }
@@ -66,7 +72,8 @@ static void version_roundtrip(tarn_arena *a, const stor_object *o, const stor_la
         o2.mtime_ms != o->mtime_ms || strcmp(o2.etag, o->etag) ||
         strcmp(o2.version_id, o->version_id) || o2.n_meta != o->n_meta ||
         o2.delete_marker != o->delete_marker || l2.size != want.size ||
-        l2.n_parts != want.n_parts ||
+        l2.n_parts != want.n_parts || l2.has_manifest != want.has_manifest ||
+        (want.has_manifest && memcmp(l2.manifest, want.manifest, sizeof(want.manifest))) ||
         (!want.n_parts && (l2.k != want.k || l2.m != want.m || strcmp(l2.data_id, want.data_id))))
         __builtin_trap();
 out:

@@ -1,6 +1,7 @@
 """Issue 4: UploadPartCopy (x-amz-copy-source with x-amz-copy-source-range)."""
 import hashlib
 import os
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -68,3 +69,32 @@ def test_issue4_upload_part_copy_errors(s3):
                             CopySource={"Bucket": bucket, "Key": "src"},
                             CopySourceRange="bytes=10-19")
     assert r["CopyPartResult"]["ETag"].strip('"') == hashlib.md5(b"x" * 10).hexdigest()
+
+
+def test_issue4_copies_of_a_multipart_source_are_independent(s3):
+    """CopyObject and UploadPartCopy read a multipart source's bytes and
+    write their own shard sets (no layout, part or manifest is shared), so
+    the copies read back whole after the source is deleted and collected."""
+    bucket = unique_bucket("mpcopy")
+    s3.create_bucket(Bucket=bucket)
+    parts = [os.urandom(5 * MIB + 7), os.urandom(3 * MIB)]
+    up = s3.create_multipart_upload(Bucket=bucket, Key="src")["UploadId"]
+    done = [{"PartNumber": i, "ETag": s3.upload_part(Bucket=bucket, Key="src", UploadId=up,
+                                                     PartNumber=i, Body=p)["ETag"]}
+            for i, p in enumerate(parts, 1)]
+    s3.complete_multipart_upload(Bucket=bucket, Key="src", UploadId=up,
+                                 MultipartUpload={"Parts": done})
+    src = b"".join(parts)
+    s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "src"})
+    up2 = s3.create_multipart_upload(Bucket=bucket, Key="pc")["UploadId"]
+    a, b = 5 * MIB - 100, len(src) - 1  # across the source's part boundary
+    r = s3.upload_part_copy(Bucket=bucket, Key="pc", UploadId=up2, PartNumber=1,
+                            CopySource={"Bucket": bucket, "Key": "src"},
+                            CopySourceRange=f"bytes={a}-{b}")
+    s3.complete_multipart_upload(
+        Bucket=bucket, Key="pc", UploadId=up2,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": r["CopyPartResult"]["ETag"]}]})
+    s3.delete_object(Bucket=bucket, Key="src")
+    time.sleep(0.5)  # the GC thread, kicked by the delete, removes the source's files
+    assert s3.get_object(Bucket=bucket, Key="copy")["Body"].read() == src
+    assert s3.get_object(Bucket=bucket, Key="pc")["Body"].read() == src[a:b + 1]

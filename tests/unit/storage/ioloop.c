@@ -203,6 +203,33 @@ static int t_get(stor_ioctx *io, const char *bucket, const char *key, uint64_t s
     return rc;
 }
 
+/* Parts tables t_layout handed out: kept for the whole test (reachable,
+ * so leak checkers leave them alone), freed at exit. */
+static struct {
+    unsigned char *p[256];
+    int n;
+} t_kept;
+
+static void t_kept_free(void)
+{
+    while (t_kept.n)
+        free(t_kept.p[--t_kept.n]);
+}
+
+static const unsigned char *t_keep(const unsigned char *parts, size_t len)
+{
+    if (!t_kept.n)
+        atexit(t_kept_free);
+    unsigned char *copy = t_kept.n < 256 ? malloc(len) : NULL;
+    CHECK(copy != NULL);
+    if (!copy)
+        return NULL;
+    t_kept.p[t_kept.n++] = copy;
+    return memcpy(copy, parts, len);
+}
+
+/* The newest version's layout. A multipart one's parts table is copied
+ * (t_keep) since the arena it was decoded into goes. */
 static stor_layout t_layout(stor *s, const char *bucket, const char *key)
 {
     tarn_arena *a = tarn_arena_create(0);
@@ -210,6 +237,8 @@ static stor_layout t_layout(stor *s, const char *bucket, const char *key)
     stor_layout l;
     memset(&l, 0, sizeof(l));
     CHECK_RC(stor__version_get(s, a, bucket, key, strlen(key), NULL, &o, &l), 0);
+    if (l.n_parts)
+        l.parts = t_keep(l.parts, (size_t)l.n_parts * STOR_PART_ENTRY);
     tarn_arena_destroy(a);
     return l;
 }
@@ -217,6 +246,20 @@ static stor_layout t_layout(stor *s, const char *bucket, const char *key)
 static void t_shard_path(tdir *t, const stor_layout *l, int shard, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/data/%.2s/%s", t->disk[l->disk[shard]], l->data_id, l->data_id);
+}
+
+/* How many of a shard set's files exist (data/ or tmp/ on their disks). */
+static int t_set_files(tdir *t, const stor_layout *l)
+{
+    int n = 0;
+    char p[600];
+    for (int i = 0; i < l->k + l->m; i++) {
+        t_shard_path(t, l, i, p, sizeof(p));
+        int here = access(p, F_OK) == 0;
+        snprintf(p, sizeof(p), "%s/tmp/%s", t->disk[l->disk[i]], l->data_id);
+        n += here || access(p, F_OK) == 0;
+    }
+    return n;
 }
 
 /* Regular files under the disks' tmp/ and data/ (not the format files). */

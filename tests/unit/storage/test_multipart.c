@@ -2,9 +2,12 @@
  * test_multipart.c — multipart uploads in storage (storage/multipart*.c and
  * the multipart paths of object_meta.c, get.c, gc.c): uploads and parts,
  * replacing a part, completing (reads across part boundaries, every range
- * shape), what GC collects afterwards (replaced and left-out parts, a
- * replaced multipart version, holds), abort, expiry, ListMultipartUploads,
- * and a 10,000-part completion timed against S3's "under a second".
+ * shape), the manifest Complete writes (its k+m shard files, its content,
+ * heal of its shards, GC of it with the version, a version completed
+ * before manifests existed, a Complete without a write quorum), what GC
+ * collects afterwards (replaced and left-out parts, a replaced multipart
+ * version, holds), abort, expiry, ListMultipartUploads, and a 10,000-part
+ * completion timed against S3's "under a second".
  *
  * The worker loop and the put/get helpers are test_put_get.c's, included
  * with its main renamed (STYLE.md §8 allows including a .c).
@@ -65,12 +68,13 @@ static int t_part(stor_ioctx *io, const char *key, const char *id, uint32_t num,
     return rc;
 }
 
-static int t_complete(stor *s, const char *key, const char *id, const stor_part *parts, size_t n)
+static int t_complete(stor_ioctx *io, const char *key, const char *id, const stor_part *parts,
+                      size_t n)
 {
     stor_object meta = {.content_type = "text/x-parts"}, out;
     snprintf(meta.etag, sizeof(meta.etag), "%032x-%zu", 7, n);
     tcb c = {0};
-    int rc = stor_multipart_complete(s, L.w, B, key, strlen(key), id, parts, n, &meta, &out,
+    int rc = stor_multipart_complete(io, B, key, strlen(key), id, parts, n, &meta, &out,
                                      cb_done, &c);
     if (rc)
         return rc;
@@ -146,19 +150,19 @@ static void test_complete(tdir *t, stor *s, stor_ioctx *io)
     CHECK(pl.n == 4 && !pl.truncated && pl.parts[3].number == 4);
 
     stor_part bad[3] = {pl.parts[0], pl.parts[2], pl.parts[1]};
-    CHECK_RC(t_complete(s, key, id, bad, 3), TARN_E_INVALID_PART_ORDER);
+    CHECK_RC(t_complete(io, key, id, bad, 3), TARN_E_INVALID_PART_ORDER);
     bad[1] = pl.parts[1];
     bad[2] = pl.parts[2];
     bad[2].number = 7;
-    CHECK_RC(t_complete(s, key, id, bad, 3), TARN_E_INVALID_PART);
+    CHECK_RC(t_complete(io, key, id, bad, 3), TARN_E_INVALID_PART);
     bad[2] = pl.parts[2];
     strcpy(bad[2].data_id, pl.parts[3].data_id); /* an upload of 3 no longer there */
-    CHECK_RC(t_complete(s, key, id, bad, 3), TARN_E_INVALID_PART);
-    CHECK_RC(t_complete(s, key, "nope", pl.parts, 3), TARN_E_NO_SUCH_UPLOAD);
+    CHECK_RC(t_complete(io, key, id, bad, 3), TARN_E_INVALID_PART);
+    CHECK_RC(t_complete(io, key, "nope", pl.parts, 3), TARN_E_NO_SUCH_UPLOAD);
 
-    CHECK_RC(t_complete(s, key, id, pl.parts, 3), 0);
+    CHECK_RC(t_complete(io, key, id, pl.parts, 3), 0);
     t_gc(s);
-    CHECK(t_data_files(t) == 3 * 6); /* part 4 is collected */
+    CHECK(t_data_files(t) == 4 * 6); /* part 4 is collected; the manifest's 6 came */
     for (int i = 0; i < 3; i++)
         CHECK(stor__data_referenced(s, pl.parts[i].data_id) == 1);
     CHECK_RC(stor_multipart_get(s, a, B, key, strlen(key), id, &u), TARN_E_NO_SUCH_UPLOAD);
@@ -189,6 +193,190 @@ static void test_complete(tdir *t, stor *s, stor_ioctx *io)
     tarn_arena_destroy(a);
 }
 
+/* ---- The manifest ------------------------------------------------------------------ */
+
+static stor_layout t_manifest(stor *s, const char *key)
+{
+    stor_layout l = t_layout(s, B, key), ml;
+    memset(&ml, 0, sizeof(ml));
+    CHECK_RC(stor__layout_manifest(&l, &ml), 0);
+    return ml;
+}
+
+/* Every byte of one shard set, through a reader of its layout. */
+static int t_read_set(stor_ioctx *io, const char *key, const stor_layout *l, tarn_buf *out)
+{
+    static unsigned char buf[1 << 16];
+    stor_get *g;
+    int rc = stor__get_open_layout(io, B, strlen(key), l, &g);
+    if (!rc)
+        rc = stor_get_range(g, 0, l->size - 1);
+    while (!rc && out->len < l->size) {
+        tcb r = {0};
+        ssize_t k = stor_get_read(g, buf, sizeof(buf), cb_flag, &r);
+        if (k < 0)
+            rc = (int)k;
+        else if (k == 0)
+            loop_until(&r.writable);
+        else
+            rc = tarn_buf_append(out, buf, (size_t)k);
+    }
+    if (g)
+        stor_get_close(g);
+    return rc;
+}
+
+/* The manifest's content is the version's record (without identity and
+ * without the manifest entry itself). */
+static void check_manifest_content(stor *s, stor_ioctx *io, const char *key)
+{
+    stor_layout ml = t_manifest(s, key), head = t_layout(s, B, key), l;
+    tarn_arena *a = tarn_arena_create(0);
+    tarn_buf b = {0};
+    stor_object o;
+    CHECK_RC(t_read_set(io, key, &ml, &b), 0);
+    CHECK(b.len == ml.size);
+    CHECK_RC(stor__version_decode(b.data, b.len, a, &o, &l, NULL), 0);
+    CHECK(o.size == head.size && l.size == head.size && l.n_parts == head.n_parts);
+    CHECK(!memcmp(l.parts, head.parts, (size_t)l.n_parts * STOR_PART_ENTRY));
+    CHECK(!l.has_manifest && !strcmp(l.data_id, head.data_id));
+    CHECK(o.content_type && !strcmp(o.content_type, "text/x-parts"));
+    char want[80];
+    snprintf(want, sizeof(want), "%032x-%u", 7, l.n_parts);
+    CHECK(!strcmp(o.etag, want));
+    tarn_buf_free(&b);
+    tarn_arena_destroy(a);
+}
+
+/* Flip a byte in block 0 of a shard file (test_put_get.c's flip_byte). */
+static void flip_block_byte(const char *path, off_t off)
+{
+    unsigned char fixed[ERC_SHARD_FIXED_LEN];
+    uint32_t hlen = 0;
+    int fd = open(path, O_RDONLY);
+    CHECK(fd >= 0 && pread(fd, fixed, sizeof(fixed), 0) == (ssize_t)sizeof(fixed));
+    CHECK_RC(erc_shard_header_peek(fixed, sizeof(fixed), &hlen, NULL), 0);
+    close(fd);
+    flip_byte(path, hlen + off);
+}
+
+/* Complete wrote k+m manifest files; heal and scrub check and rebuild
+ * them like any shard set, found by the walk or through "d/<id>". */
+static void test_manifest(tdir *t, stor *s, stor_ioctx *io)
+{
+    const char *key = "dir/obj";
+    stor_layout ml = t_manifest(s, key);
+    char path[600];
+    CHECK(ml.k == 4 && ml.m == 2 && t_set_files(t, &ml) == 6);
+    CHECK(stor__data_referenced(s, ml.data_id) == 1);
+    check_manifest_content(s, io, key);
+    t_shard_path(t, &ml, 1, path, sizeof(path));
+    CHECK(unlink(path) == 0);
+    t_shard_path(t, &ml, 4, path, sizeof(path));
+    flip_block_byte(path, 10);
+    stor_heal_stats st;
+    CHECK_RC(stor_heal(s, &st), 0);
+    CHECK(st.shards_rebuilt == 2 && st.unrecoverable == 0 && st.blocks_bad == 1);
+    CHECK(st.sets == 3 + 1 + 1); /* dir/obj's parts and manifest, "single" */
+    CHECK(t_set_files(t, &ml) == 6);
+    t_shard_path(t, &ml, 0, path, sizeof(path));
+    CHECK(unlink(path) == 0);
+    CHECK_RC(stor__heal_data(s, NULL, ml.data_id, &st), 0);
+    CHECK(st.sets == 1 && st.shards_rebuilt == 1);
+    CHECK_RC(stor_heal(s, &st), 0);
+    CHECK(st.shards_bad == 0);
+    check_manifest_content(s, io, key);
+    check_ranges(io, key, 5, P1 + P2 + P3);
+}
+
+/* A multipart version committed before manifests existed (its records
+ * without one) still reads, heals and is collected whole. */
+static void test_no_manifest(tdir *t, stor *s, stor_ioctx *io)
+{
+    const char *key = "legacy";
+    char id[64], path[600];
+    int before = t_data_files(t);
+    tarn_arena *a = tarn_arena_create(0);
+    t_upload(s, key, -1, id);
+    CHECK_RC(t_part(io, key, id, 1, 21, 0, P1), 0);
+    CHECK_RC(t_part(io, key, id, 2, 21, P1, P3), 0);
+    stor_part_list pl;
+    CHECK_RC(t_parts(s, a, key, id, 0, 10, &pl), 0);
+    CHECK_RC(t_complete(io, key, id, pl.parts, 2), 0);
+    /* Rewrite head and log entry without the manifest; drop it. */
+    stor_key hk, vk;
+    char *val;
+    size_t len;
+    stor_object o;
+    stor_layout l, ml;
+    stor_vinfo vi;
+    tarn_buf rec = {0};
+    CHECK_RC(stor__key_head(&hk, B, key, strlen(key)), 0);
+    CHECK_RC(stor__db_get(s, &hk, &val, &len), 0);
+    CHECK_RC(stor__version_decode(val, len, a, &o, &l, &vi), 0);
+    rocksdb_free(val);
+    CHECK_RC(stor__layout_manifest(&l, &ml), 0);
+    l.has_manifest = 0;
+    CHECK_RC(stor__version_encode(&rec, &o, &l), 0);
+    CHECK_RC(stor__version_stamp(&rec, &vi, o.mtime_ms), 0);
+    CHECK_RC(stor__key_version(&vk, B, key, strlen(key), vi.seq), 0);
+    CHECK_RC(stor__raw_put(s, &hk, rec.data, rec.len), 0);
+    CHECK_RC(stor__raw_put(s, &vk, rec.data, rec.len), 0);
+    CHECK_RC(stor__key_data(&hk, ml.data_id), 0);
+    CHECK_RC(stor__raw_delete(s, &hk), 0);
+    stor__data_remove(s, &ml);
+    tarn_buf_free(&rec);
+    CHECK(t_data_files(t) == before + 2 * 6);
+    CHECK_RC(stor__layout_manifest(&(stor_layout){0}, &ml), TARN_E_NOT_FOUND);
+    CHECK(!t_layout(s, B, key).has_manifest);
+    CHECK_RC(t_get(io, B, key, 21, 0, P1 + P3 - 1), 0);
+    stor_layout p2;
+    l = t_layout(s, B, key);
+    CHECK_RC(stor__layout_part(&l, 1, &p2, NULL), 0);
+    t_shard_path(t, &p2, 2, path, sizeof(path));
+    CHECK(unlink(path) == 0);
+    stor_heal_stats st;
+    CHECK_RC(stor_heal(s, &st), 0);
+    CHECK(st.shards_rebuilt == 1 && st.unrecoverable == 0);
+    tcb c = {0};
+    CHECK_RC(stor_object_delete(s, L.w, B, key, strlen(key), cb_done, &c), 0);
+    loop_until(&c.done);
+    t_gc(s);
+    CHECK(t_data_files(t) == before);
+    tarn_arena_destroy(a);
+}
+
+/* More than m disks gone: Complete answers 503 and changes nothing (the
+ * upload and its parts stay, no manifest file is left). Run last: it
+ * removes three disk folders. */
+static void test_complete_no_quorum(tdir *t, stor *s, stor_ioctx *io)
+{
+    const char *key = "no-quorum";
+    char id[64];
+    tarn_arena *a = tarn_arena_create(0);
+    t_upload(s, key, -1, id);
+    CHECK_RC(t_part(io, key, id, 1, 31, 0, P3), 0);
+    stor_part_list pl;
+    CHECK_RC(t_parts(s, a, key, id, 0, 10, &pl), 0);
+    rm_rf(t->disk[1]);
+    rm_rf(t->disk[3]);
+    rm_rf(t->disk[5]);
+    int before = t_data_files(t);
+    /* The first finds out through its opens, the next at begin. */
+    for (int i = 0; i < 2; i++) {
+        CHECK_RC(t_complete(io, key, id, pl.parts, 1), TARN_E_SERVICE_UNAVAILABLE);
+        loop_for_ms(100);
+        CHECK(t_data_files(t) == before);
+    }
+    stor_upload u;
+    CHECK_RC(stor_multipart_get(s, a, B, key, strlen(key), id, &u), 0);
+    CHECK_RC(t_parts(s, a, key, id, 0, 10, &pl), 0);
+    CHECK(pl.n == 1);
+    stor_object o;
+    CHECK_RC(stor_object_get(s, a, B, key, strlen(key), NULL, &o), TARN_E_NO_SUCH_KEY);
+    tarn_arena_destroy(a);
+}
+
 /* A reader holds the multipart version; overwriting it defers GC of every
  * part until the reader closes. */
 static void test_replace_held(tdir *t, stor *s, stor_ioctx *io)
@@ -216,7 +404,7 @@ static void test_replace_held(tdir *t, stor *s, stor_ioctx *io)
     stor_get_close(g);
     loop_for_ms(50);
     t_gc(s);
-    CHECK(t_data_files(t) == before + 6 - 3 * 6);
+    CHECK(t_data_files(t) == before + 6 - 4 * 6); /* the parts and the manifest */
     CHECK_RC(t_get(io, B, key, 8, 0, 4999), 0);
     tarn_arena_destroy(a);
 }
@@ -333,7 +521,7 @@ static int fake_parts_apply(stor_txn *t, stor_op *op)
     return 0;
 }
 
-static void test_10000(stor *s, stor_ioctx *io)
+static void test_10000(tdir *t, stor *s, stor_ioctx *io)
 {
     char id[64];
     const char *key = "huge";
@@ -345,10 +533,12 @@ static void test_10000(stor *s, stor_ioctx *io)
     stor_part_list pl;
     CHECK_RC(t_parts(s, a, key, id, 0, STOR_MP_MAX_PARTS, &pl), 0);
     CHECK(pl.n == 10000);
-    CHECK_RC(t_complete(s, key, id, pl.parts, pl.n), 0);
+    CHECK_RC(t_complete(io, key, id, pl.parts, pl.n), 0);
     double ms = (double)(tarn_mono_ns() - t0) / 1e6;
-    printf("complete of 10000 parts (list + commit): %.1f ms\n", ms);
+    printf("complete of 10000 parts (list + manifest + commit): %.1f ms\n", ms);
     CHECK(ms < 1000);
+    stor_layout ml = t_manifest(s, key);
+    CHECK(t_set_files(t, &ml) == 6 && ml.size > 10000 * STOR_PART_ENTRY);
     stor_object o;
     stor_get *g;
     uint64_t fst, lst;
@@ -365,6 +555,7 @@ static void test_10000(stor *s, stor_ioctx *io)
     loop_until(&c.done);
     t_gc(s);
     CHECK(stor__data_referenced(s, pl.parts[9999].data_id) == 0);
+    CHECK(stor__data_referenced(s, ml.data_id) == 0 && t_set_files(t, &ml) == 0);
     tarn_arena_destroy(a);
 }
 
@@ -378,10 +569,13 @@ int main(void)
     CHECK_RC(stor_ioctx_create(s, &L.ring, L.w, &io), 0);
     CHECK_RC(t_bucket(s, B), 0);
     test_complete(&t, s, io);
+    test_manifest(&t, s, io);
     test_replace_held(&t, s, io);
+    test_no_manifest(&t, s, io);
     test_abort_expire(&t, s, io);
     test_list(s);
-    test_10000(s, io);
+    test_10000(&t, s, io);
+    test_complete_no_quorum(&t, s, io);
     stor_ioctx_destroy(io);
     stor_close(s);
     io_uring_queue_exit(&L.ring);
