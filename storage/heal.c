@@ -2,9 +2,10 @@
  * heal.c — offline heal and scrub (issue 5 parts 2 and 3), and the disk
  * status report behind `tarn disks`.
  *
- * stor_heal walks every version record ("v/") of the index; for each shard
- * set (a plain version's layout, or each part and the manifest of a
- * completed multipart version) it opens the k+m shard files (data/, then
+ * stor_heal walks every version record ("v/") of the index, then every
+ * uploaded part of the uploads in progress ("p/"); for each shard set (a
+ * plain version's layout, each part and the manifest of a completed
+ * multipart version, an uploaded part) it opens the k+m shard files (data/, then
  * tmp/), checks each header against the layout, and reads and verifies
  * every block against the header's CRC32C table. A shard whose file is
  * missing, whose header is bad, or with any bad or short block is rebuilt:
@@ -459,6 +460,68 @@ static int heal_version(heal_ctx *hc, const char *v, size_t vlen, const char *on
     return rc;
 }
 
+/* An uploaded part of an upload in progress: one shard set (only_id:
+ * only if it is that one). 0 or TARN_E_NOMEM. */
+static int heal_part(heal_ctx *hc, const char *v, size_t vlen, const char *only_id)
+{
+    stor_layout l;
+    if (stor__version_decode(v, vlen, NULL, NULL, &l, NULL) || l.n_parts) {
+        hc->st->unrecoverable++;
+        TARN_WARN("heal: %s/%.*s: unreadable part record", hc->bucket, (int)hc->key_len,
+                  hc->key);
+        return 0;
+    }
+    if (!l.data_id[0] || l.size == 0 || (only_id && strcmp(only_id, l.data_id)))
+        return 0;
+    return heal_set(hc, &l);
+}
+
+/* Point hc's log names at the bucket and key of an index key
+ * "<fam>/<bucket>\0<key>\0<tail_len bytes>" (v/: the 8-byte seq; p/: the
+ * upload id, \0 and the 4-byte part number, tail_len 0: find it). */
+static void names_from_key(heal_ctx *hc, char *bucket, const char *k, size_t klen,
+                           size_t tail_len)
+{
+    const char *b = k + 2, *end = k + klen, *bend = memchr(b, 0, klen - 2);
+    strcpy(bucket, "?");
+    hc->key = "";
+    hc->key_len = 0;
+    if (bend && (size_t)(bend - b) <= STOR_BUCKET_MAX) {
+        memcpy(bucket, b, (size_t)(bend - b));
+        bucket[bend - b] = 0;
+    }
+    if (!bend)
+        return;
+    hc->key = bend + 1;
+    if (tail_len == 0 && end - hc->key >= 5) { /* a part: \0<upload>\0<part 4> */
+        const char *up = memrchr(hc->key, 0, (size_t)(end - 5 - hc->key));
+        tail_len = up ? (size_t)(end - up) - 1 : 0;
+    }
+    if ((size_t)(end - hc->key) >= tail_len + 1)
+        hc->key_len = (size_t)(end - hc->key) - tail_len - 1;
+}
+
+/* Walk every record of one family ("v/" versions or "p/" parts). */
+static int walk_family(heal_ctx *hc, rocksdb_iterator_t *it, char fam)
+{
+    const char prefix[2] = {fam, '/'};
+    char bucket[STOR_BUCKET_MAX + 1];
+    int rc = 0;
+    hc->bucket = bucket;
+    for (rocksdb_iter_seek(it, prefix, 2); !rc && !hc->stop && rocksdb_iter_valid(it);
+         rocksdb_iter_next(it)) {
+        size_t klen, vlen;
+        const char *k = rocksdb_iter_key(it, &klen);
+        if (klen < 2 || memcmp(k, prefix, 2))
+            break;
+        names_from_key(hc, bucket, k, klen, fam == STOR_FAM_VERSION ? 8 : 0);
+        const char *v = rocksdb_iter_value(it, &vlen);
+        rc = fam == STOR_FAM_VERSION ? heal_version(hc, v, vlen, NULL)
+                                     : heal_part(hc, v, vlen, NULL);
+    }
+    return rc;
+}
+
 int stor__heal_walk(stor *s, const stor_heal_walk *w, stor_heal_stats *st)
 {
     memset(st, 0, sizeof(*st));
@@ -466,28 +529,9 @@ int stor__heal_walk(stor *s, const stor_heal_walk *w, stor_heal_stats *st)
     rocksdb_iterator_t *it = rocksdb_create_iterator(s->db, s->ropts);
     if (!it)
         return TARN_E_NOMEM;
-    const char prefix[2] = {STOR_FAM_VERSION, '/'};
-    int rc = 0;
-    for (rocksdb_iter_seek(it, prefix, 2); !rc && !hc.stop && rocksdb_iter_valid(it);
-         rocksdb_iter_next(it)) {
-        size_t klen, vlen;
-        const char *k = rocksdb_iter_key(it, &klen);
-        if (klen < 2 || memcmp(k, prefix, 2))
-            break;
-        /* "v/<bucket>\0<key>\0<seq 8>" */
-        const char *b = k + 2, *bend = memchr(b, 0, klen - 2);
-        char bucket[STOR_BUCKET_MAX + 1] = "?";
-        if (bend && (size_t)(bend - b) <= STOR_BUCKET_MAX) {
-            memcpy(bucket, b, (size_t)(bend - b));
-            bucket[bend - b] = 0;
-        }
-        hc.bucket = bucket;
-        hc.key = bend ? bend + 1 : "";
-        hc.key_len = bend && klen >= (size_t)(bend + 1 - k) + 9 ? klen - (size_t)(bend + 1 - k) - 9
-                                                                : 0;
-        const char *v = rocksdb_iter_value(it, &vlen);
-        rc = heal_version(&hc, v, vlen, NULL);
-    }
+    int rc = walk_family(&hc, it, STOR_FAM_VERSION);
+    if (!rc && !hc.stop)
+        rc = walk_family(&hc, it, STOR_FAM_PART);
     char *err = NULL;
     rocksdb_iter_get_error(it, &err);
     if (err) {
@@ -502,48 +546,80 @@ int stor__heal_walk(stor *s, const stor_heal_walk *w, stor_heal_stats *st)
 
 int stor_heal(stor *s, stor_heal_stats *st) { return stor__heal_walk(s, NULL, st); }
 
+/* What a "d/<id>" record names: a version (bucket, key, seq) or an
+ * uploaded part of an upload in progress (bucket, key, upload, part). */
+typedef struct data_owner {
+    char bucket[STOR_BUCKET_MAX + 1];
+    const char *key;
+    size_t key_len;
+    uint64_t seq, part;
+    int have_seq, have_part;
+    char upload[STOR_UPLOADID_MAX + 1];
+} data_owner;
+
+static void owner_read(const char *val, size_t len, data_owner *o)
+{
+    stor_rec_reader r;
+    stor_rec_field f;
+    memset(o, 0, sizeof(*o));
+    if (stor__rec_open(&r, val, len))
+        return;
+    while (stor__rec_next(&r, &f) == 1) {
+        if (f.tag == STOR_DT_BUCKET && f.n <= STOR_BUCKET_MAX) {
+            memcpy(o->bucket, f.p, f.n);
+        } else if (f.tag == STOR_DT_KEY) {
+            o->key = (const char *)f.p;
+            o->key_len = f.n;
+        } else if (f.tag == STOR_DT_SEQ && !stor__rec_field_u64(&f, &o->seq)) {
+            o->have_seq = 1;
+        } else if (f.tag == STOR_DT_UPLOAD && f.n <= STOR_UPLOADID_MAX) {
+            memcpy(o->upload, f.p, f.n);
+        } else if (f.tag == STOR_DT_PART && !stor__rec_field_u64(&f, &o->part)) {
+            o->have_part = o->part >= 1 && o->part <= STOR_MP_MAX_PARTS;
+        }
+    }
+}
+
+/* The index key of the record that owns the data: its version, or its
+ * part record. TARN_E_NOT_FOUND when the d/ record names neither. */
+static int owner_key(const data_owner *o, stor_key *k)
+{
+    if (!o->bucket[0] || !o->key)
+        return TARN_E_NOT_FOUND;
+    if (o->have_seq)
+        return stor__key_version(k, o->bucket, o->key, o->key_len, o->seq) ? TARN_E_NOT_FOUND
+                                                                           : 0;
+    if (o->have_part && o->upload[0])
+        return stor__key_part(k, o->bucket, o->key, o->key_len, o->upload, (uint32_t)o->part)
+                   ? TARN_E_NOT_FOUND
+                   : 0;
+    return TARN_E_NOT_FOUND;
+}
+
 int stor__heal_data(stor *s, const stor_heal_walk *w, const char *data_id, stor_heal_stats *st)
 {
     memset(st, 0, sizeof(*st));
     heal_ctx hc = {.s = s, .st = st, .w = w};
     stor_key k;
-    char *val = NULL, *ver = NULL;
-    size_t len = 0, vlen = 0;
+    char *val = NULL, *rec = NULL;
+    size_t len = 0, rlen = 0;
     if (stor__key_data(&k, data_id))
         return TARN_E_NOT_FOUND;
     int rc = stor__db_get(s, &k, &val, &len);
     if (rc)
         return rc;
-    /* "d/<id>": bucket, key and seq name the version (an upload's part
-     * not yet completed has none: TARN_E_NOT_FOUND, the walk skips it). */
-    char bucket[STOR_BUCKET_MAX + 1] = "";
-    const char *key = NULL;
-    size_t key_len = 0;
-    uint64_t seq = 0;
-    int have_seq = 0;
-    stor_rec_reader r;
-    stor_rec_field f;
-    if (stor__rec_open(&r, val, len) == 0)
-        while (stor__rec_next(&r, &f) == 1) {
-            if (f.tag == STOR_DT_BUCKET && f.n <= STOR_BUCKET_MAX) {
-                memcpy(bucket, f.p, f.n);
-                bucket[f.n] = 0;
-            } else if (f.tag == STOR_DT_KEY) {
-                key = (const char *)f.p;
-                key_len = f.n;
-            } else if (f.tag == STOR_DT_SEQ && !stor__rec_field_u64(&f, &seq)) {
-                have_seq = 1;
-            }
-        }
-    rc = TARN_E_NOT_FOUND;
-    if (bucket[0] && key && have_seq && !stor__key_version(&k, bucket, key, key_len, seq))
-        rc = stor__db_get(s, &k, &ver, &vlen);
+    data_owner o;
+    owner_read(val, len, &o);
+    rc = owner_key(&o, &k);
+    if (!rc)
+        rc = stor__db_get(s, &k, &rec, &rlen);
     if (!rc) {
-        hc.bucket = bucket;
-        hc.key = key;
-        hc.key_len = key_len;
-        rc = heal_version(&hc, ver, vlen, data_id);
-        rocksdb_free(ver);
+        hc.bucket = o.bucket;
+        hc.key = o.key;
+        hc.key_len = o.key_len;
+        rc = o.have_seq ? heal_version(&hc, rec, rlen, data_id)
+                        : heal_part(&hc, rec, rlen, data_id);
+        rocksdb_free(rec);
     }
     rocksdb_free(val);
     erc_coder_destroy(hc.coder);

@@ -482,8 +482,9 @@ typedef struct stor_heal_walk {
 
 /* stor_heal with options (w NULL: offline, verify everything). */
 int stor__heal_walk(stor *s, const stor_heal_walk *w, stor_heal_stats *st);
-/* Heal the shard set of one committed data id (found through "d/<id>").
- * 0, TARN_E_NOT_FOUND (not committed, or an uncompleted part),
+/* Heal the shard set of one committed data id (found through "d/<id>":
+ * a version's, or an uploaded part's of an upload in progress).
+ * 0, TARN_E_NOT_FOUND (not committed),
  * TARN_E_IO, TARN_E_NOMEM. */
 int stor__heal_data(stor *s, const stor_heal_walk *w, const char *data_id,
                     stor_heal_stats *st);

@@ -411,7 +411,8 @@ typedef struct stor_heal_stats {
     uint64_t bytes_verified; /* block bytes read and verified */
 } stor_heal_stats;
 
-/* Walk every version (and every part of completed multipart versions),
+/* Walk every version (every part and the manifest of completed multipart
+ * versions) and every uploaded part of the uploads in progress,
  * verify every header and every block of every shard, and rebuild each
  * missing or damaged shard file from k good ones into data/ on its disk
  * (durably: fdatasync, rename, fsync of the directories). Heal and scrub

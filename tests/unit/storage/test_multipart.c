@@ -289,6 +289,64 @@ static void test_manifest(tdir *t, stor *s, stor_ioctx *io)
     check_ranges(io, key, 5, P1 + P2 + P3);
 }
 
+/* The layout of part num of an upload in progress, from its part record. */
+static stor_layout t_part_layout(stor *s, const char *key, const char *id, uint32_t num)
+{
+    stor_key k;
+    char *val = NULL;
+    size_t len = 0;
+    stor_layout l;
+    memset(&l, 0, sizeof(l));
+    CHECK_RC(stor__key_part(&k, B, key, strlen(key), id, num), 0);
+    CHECK_RC(stor__db_get(s, &k, &val, &len), 0);
+    if (val)
+        CHECK_RC(stor__version_decode(val, len, NULL, NULL, &l, NULL), 0);
+    rocksdb_free(val);
+    return l;
+}
+
+/* The parts of an upload in progress are healed too: by the walk (a
+ * missing and a bit-flipped shard) and through "d/<id>" (a heal noted by
+ * a read or put); the upload then completes and reads back. */
+static void test_heal_uploading(tdir *t, stor *s, stor_ioctx *io)
+{
+    const char *key = "uploading";
+    char id[64], path[600];
+    int before = t_data_files(t);
+    t_upload(s, key, -1, id);
+    CHECK_RC(t_part(io, key, id, 1, 21, 0, P1), 0);
+    CHECK_RC(t_part(io, key, id, 2, 21, P1, P2), 0);
+    stor_layout l1 = t_part_layout(s, key, id, 1), l2 = t_part_layout(s, key, id, 2);
+    CHECK(t_set_files(t, &l1) == 6 && t_set_files(t, &l2) == 6);
+    t_shard_path(t, &l1, 3, path, sizeof(path));
+    CHECK(unlink(path) == 0);
+    t_shard_path(t, &l2, 0, path, sizeof(path));
+    flip_block_byte(path, 99);
+    stor_heal_stats st;
+    CHECK_RC(stor_heal(s, &st), 0);
+    CHECK(st.shards_rebuilt == 2 && st.blocks_bad == 1 && st.unrecoverable == 0);
+    CHECK(t_set_files(t, &l1) == 6);
+    t_shard_path(t, &l2, 5, path, sizeof(path));
+    CHECK(unlink(path) == 0);
+    CHECK_RC(stor__heal_data(s, NULL, l2.data_id, &st), 0);
+    CHECK(st.sets == 1 && st.shards_rebuilt == 1);
+    CHECK_RC(stor_heal(s, &st), 0);
+    CHECK(st.shards_bad == 0);
+    tarn_arena *a = tarn_arena_create(0);
+    stor_part_list pl;
+    CHECK_RC(t_parts(s, a, key, id, 0, 10, &pl), 0);
+    CHECK(pl.n == 2);
+    CHECK_RC(t_complete(io, key, id, pl.parts, pl.n), 0);
+    CHECK_RC(t_get(io, B, key, 21, 0, P1 + P2 - 1), 0);
+    tarn_arena_destroy(a);
+    tcb c = {0};
+    CHECK_RC(stor_object_delete(s, L.w, B, key, strlen(key), cb_done, &c), 0);
+    loop_until(&c.done);
+    CHECK_RC(c.rc, 0);
+    t_gc(s);
+    CHECK(t_data_files(t) == before);
+}
+
 /* A multipart version committed before manifests existed (its records
  * without one) still reads, heals and is collected whole. */
 static void test_no_manifest(tdir *t, stor *s, stor_ioctx *io)
@@ -570,6 +628,7 @@ int main(void)
     CHECK_RC(t_bucket(s, B), 0);
     test_complete(&t, s, io);
     test_manifest(&t, s, io);
+    test_heal_uploading(&t, s, io);
     test_replace_held(&t, s, io);
     test_no_manifest(&t, s, io);
     test_abort_expire(&t, s, io);
