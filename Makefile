@@ -41,6 +41,8 @@ LIB_auth    := $(BUILD)/lib/libauth.a $(LIB_common)
 LIB_server  := $(BUILD)/lib/libserver.a $(BUILD)/lib/libauth.a $(LIB_storage)
 UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+# What unit tests #include besides the code they test (check.h, testlib.c, ioloop.c).
+UNIT_SHARED := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.h tests/unit/*/*.c tests/unit/*/*.h))
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 HEADERS  := $(wildcard common/*.h auth/*.h storage/*.h erasure/*.h server/*.h)
@@ -70,7 +72,7 @@ $(BUILD)/lib/lib$(1).a: $(call mod_obj,$(1))
 	ar rcs $$@ $$^
 # A unit test may #include the .c it tests (STYLE.md §8): the linker then
 # keeps the test's own copy and takes the rest from the archives.
-$(BUILD)/tests/unit/$(1)/%: tests/unit/$(1)/%.c $(LIB_$(1)) $(HEADERS)
+$(BUILD)/tests/unit/$(1)/%: tests/unit/$(1)/%.c $(LIB_$(1)) $(HEADERS) $(UNIT_SHARED)
 	@mkdir -p $$(dir $$@)
 	$(CC) $(ALL_CFLAGS) -Wno-unused-function $$< $(LIB_$(1)) $(LIBS) $(LDFLAGS_SAN) -o $$@
 endef

@@ -72,6 +72,15 @@ int stor__version_commit_ex(stor *s, stor_waker *w, const char *bucket, const ch
                             const stor_commit_hook *hook, stor_object *out, stor_done_fn done,
                             void *arg);
 
+/* Store one key/value (a transaction's put, or a rebuild's write batch). */
+typedef void (*stor_put_kv)(void *ctx, const stor_key *k, const void *val, size_t len);
+/* The "d/<id>" records of a committed version, as its commit writes them:
+ * one per data id of l (its own, or every part's and the manifest's), each
+ * naming bucket, key and vi. 0, TARN_E_NOMEM, TARN_E_CORRUPT (a damaged
+ * parts table). */
+int stor__data_refs_put(const char *bucket, const char *key, size_t keylen,
+                        const stor_vinfo *vi, const stor_layout *l, stor_put_kv put, void *ctx);
+
 /* Pieces of the version commit that multipart.c reuses (object_meta.c),
  * all on the commit thread. */
 int stor__txn_bucket_check(stor_txn *t, const char *bucket);

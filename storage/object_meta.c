@@ -521,7 +521,8 @@ static void vcommit_release(stor_op *op)
 }
 
 /* "d/<data_id>" -> which version owns the shard files. */
-static int data_ref_put(stor_txn *t, const obj_ref *r, const stor_vinfo *vi, const char *id)
+static int data_ref_put(const char *bucket, const char *key, size_t keylen,
+                        const stor_vinfo *vi, const char *id, stor_put_kv put, void *ctx)
 {
     stor_key k;
     tarn_buf rec = {0};
@@ -529,38 +530,41 @@ static int data_ref_put(stor_txn *t, const obj_ref *r, const stor_vinfo *vi, con
     if (!rc)
         rc = stor__rec_begin(&rec);
     if (!rc)
-        rc = stor__rec_str(&rec, STOR_DT_BUCKET, r->bucket);
+        rc = stor__rec_str(&rec, STOR_DT_BUCKET, bucket);
     if (!rc)
-        rc = stor__rec_bytes(&rec, STOR_DT_KEY, r->key, r->keylen);
+        rc = stor__rec_bytes(&rec, STOR_DT_KEY, key, keylen);
     if (!rc)
         rc = stor__rec_str(&rec, STOR_DT_ID, vi->id);
     if (!rc)
         rc = stor__rec_u64(&rec, STOR_DT_SEQ, vi->seq);
     if (!rc)
-        stor__txn_put(t, &k, rec.data, rec.len);
+        put(ctx, &k, rec.data, rec.len);
     tarn_buf_free(&rec);
     return rc;
 }
 
-/* "d/" for every data id of the version: one, or one per part and one
- * for the manifest (the start-up sweep adopts its tmp/ files by it). */
-static int data_refs_put(stor_txn *t, const obj_ref *r, const stor_vinfo *vi,
-                         const stor_layout *l)
+int stor__data_refs_put(const char *bucket, const char *key, size_t keylen,
+                        const stor_vinfo *vi, const stor_layout *l, stor_put_kv put, void *ctx)
 {
     stor_layout pl;
     if (!l->n_parts)
-        return data_ref_put(t, r, vi, l->data_id);
+        return data_ref_put(bucket, key, keylen, vi, l->data_id, put, ctx);
     for (uint32_t i = 0; i < l->n_parts; i++) {
         int rc = stor__layout_part(l, i, &pl, NULL);
         if (!rc)
-            rc = data_ref_put(t, r, vi, pl.data_id);
+            rc = data_ref_put(bucket, key, keylen, vi, pl.data_id, put, ctx);
         if (rc)
             return rc;
     }
     int rc = stor__layout_manifest(l, &pl);
     if (rc == TARN_E_NOT_FOUND)
         return 0;
-    return rc ? rc : data_ref_put(t, r, vi, pl.data_id);
+    return rc ? rc : data_ref_put(bucket, key, keylen, vi, pl.data_id, put, ctx);
+}
+
+static void txn_put_kv(void *t, const stor_key *k, const void *val, size_t len)
+{
+    stor__txn_put(t, k, val, len);
 }
 
 /* Write the stamped record as the log entry and as the head. */
@@ -606,7 +610,7 @@ static int vcommit_apply(stor_txn *t, stor_op *op)
         return rc;
     rc = version_put(t, c, &hk, &vi, mtime);
     if (!rc && c->layout.data_id[0])
-        rc = data_refs_put(t, r, &vi, &c->layout);
+        rc = stor__data_refs_put(r->bucket, r->key, r->keylen, &vi, &c->layout, txn_put_kv, t);
     if (!rc && c->out) {
         strcpy(c->out->version_id, "null");
         c->out->mtime_ms = mtime;

@@ -523,44 +523,9 @@ static int bucket_put(rb_writer *w, const char *name, const char *owner, int64_t
     return rc;
 }
 
-/* "d/<id>" naming the version, as the commit writes it. */
-static int dref_put(rb_writer *w, const rb_shard *s, const stor_vinfo *vi, const char *id)
+static void wb_put_kv(void *w, const stor_key *k, const void *val, size_t len)
 {
-    stor_key dk;
-    tarn_buf dref = {0};
-    int rc = stor__key_data(&dk, id);
-    if (!rc)
-        rc = stor__rec_begin(&dref);
-    if (!rc)
-        rc = stor__rec_str(&dref, STOR_DT_BUCKET, s->bucket);
-    if (!rc)
-        rc = stor__rec_bytes(&dref, STOR_DT_KEY, s->key, s->key_len);
-    if (!rc)
-        rc = stor__rec_str(&dref, STOR_DT_ID, vi->id);
-    if (!rc)
-        rc = stor__rec_u64(&dref, STOR_DT_SEQ, vi->seq);
-    if (!rc)
-        wb_put(w, &dk, dref.data, dref.len);
-    tarn_buf_free(&dref);
-    return rc;
-}
-
-/* One per data id of the version: its own, or every part's and the
- * manifest's. */
-static int drefs_put(rb_writer *w, const rb_obj *ob, const stor_vinfo *vi)
-{
-    stor_layout pl;
-    if (!ob->l.n_parts)
-        return dref_put(w, ob->s, vi, ob->s->data_id);
-    for (uint32_t i = 0; i < ob->l.n_parts; i++) {
-        int rc = stor__layout_part(&ob->l, i, &pl, NULL);
-        if (!rc)
-            rc = dref_put(w, ob->s, vi, pl.data_id);
-        if (rc)
-            return rc;
-    }
-    int rc = stor__layout_manifest(&ob->l, &pl);
-    return rc ? rc : dref_put(w, ob->s, vi, pl.data_id);
+    wb_put(w, k, val, len);
 }
 
 /* The version log entry, the head and its "d/" keys, as vcommit_apply. */
@@ -586,7 +551,8 @@ static int version_put(rb_writer *w, rb_obj *ob)
     if (!rc) {
         wb_put(w, &vk, rec.data, rec.len);
         wb_put(w, &hk, rec.data, rec.len);
-        rc = drefs_put(w, ob, &vi);
+        rc = stor__data_refs_put(ob->s->bucket, ob->s->key, ob->s->key_len, &vi, &ob->l,
+                                 wb_put_kv, w);
     }
     tarn_buf_free(&rec);
     return rc;

@@ -40,32 +40,14 @@ static void t_upload(stor *s, const char *key, int alg, char *id_out)
 static int t_part(stor_ioctx *io, const char *key, const char *id, uint32_t num, uint64_t seed,
                   uint64_t base, uint64_t size)
 {
-    static unsigned char buf[1 << 16];
     stor_put *p;
     int rc = stor_part_begin(io, B, key, strlen(key), id, num, size, &p);
     if (rc)
         return rc;
-    for (uint64_t off = 0; off < size;) {
-        size_t n = size - off < sizeof(buf) ? (size_t)(size - off) : sizeof(buf), done = 0;
-        gen(seed, base + off, buf, n);
-        while (done < n) {
-            tcb w = {0};
-            done += stor_put_write(p, buf + done, n - done, cb_flag, &w);
-            if (done < n)
-                loop_until(&w.writable);
-        }
-        off += n;
-    }
+    t_feed_at(p, seed, base, size, 1 << 16);
     stor_object meta = {0};
     snprintf(meta.etag, sizeof(meta.etag), "%032llx", (unsigned long long)(num * 1000 + seed));
-    tcb c = {0};
-    rc = stor_put_finish(p, &meta, cb_done, &c);
-    if (!rc) {
-        loop_until(&c.done);
-        rc = c.rc;
-    }
-    stor_put_free(p);
-    return rc;
+    return t_finish(p, &meta);
 }
 
 static int t_complete(stor_ioctx *io, const char *key, const char *id, const stor_part *parts,

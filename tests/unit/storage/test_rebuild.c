@@ -154,28 +154,10 @@ static int t_mp_part(stor_ioctx *io, tmp *m, const char *id, uint32_t num, uint6
     int rc = stor_part_begin(io, m->o.bucket, m->o.key, strlen(m->o.key), id, num, size, &p);
     if (rc)
         return rc;
-    static unsigned char buf[1 << 16];
-    for (uint64_t off = 0; off < size;) {
-        size_t n = size - off < sizeof(buf) ? (size_t)(size - off) : sizeof(buf), done = 0;
-        gen(m->o.seed, base + off, buf, n);
-        while (done < n) {
-            tcb w = {0};
-            done += stor_put_write(p, buf + done, n - done, cb_flag, &w);
-            if (done < n)
-                loop_until(&w.writable);
-        }
-        off += n;
-    }
+    t_feed_at(p, m->o.seed, base, size, 1 << 16);
     stor_object meta = {0};
     snprintf(meta.etag, sizeof(meta.etag), "%032x", num);
-    tcb c = {0};
-    rc = stor_put_finish(p, &meta, cb_done, &c);
-    if (!rc) {
-        loop_until(&c.done);
-        rc = c.rc;
-    }
-    stor_put_free(p);
-    return rc;
+    return t_finish(p, &meta);
 }
 
 /* Upload (content headers and metadata at create), parts, complete. */
