@@ -306,3 +306,17 @@ static int t_data_files(tdir *t)
     }
     return n;
 }
+
+/* ---- Damage ---------------------------------------------------------------- */
+
+/* Flip the bits of one byte of a file (bitrot). */
+static void flip_byte(const char *path, uint64_t off)
+{
+    int fd = open(path, O_RDWR);
+    unsigned char c = 0;
+    CHECK(fd >= 0);
+    CHECK(pread(fd, &c, 1, (off_t)off) == 1);
+    c ^= 0x5a;
+    CHECK(pwrite(fd, &c, 1, (off_t)off) == 1);
+    close(fd);
+}

@@ -61,17 +61,6 @@ static uint32_t header_len_of(const char *path)
     return hlen;
 }
 
-static void flip_byte(const char *path, uint64_t off)
-{
-    int fd = open(path, O_RDWR);
-    unsigned char c = 0;
-    CHECK(fd >= 0);
-    CHECK(pread(fd, &c, 1, (off_t)off) == 1);
-    c ^= 0x5a;
-    CHECK(pwrite(fd, &c, 1, (off_t)off) == 1);
-    close(fd);
-}
-
 /* Close and open the store again, as a stop and start would. */
 static stor *reopen(tdir *t, stor *s, stor_ioctx **io)
 {

@@ -41,17 +41,6 @@ static void put_all(stor_ioctx *io)
     }
 }
 
-static void flip_byte(const char *path, uint64_t off)
-{
-    int fd = open(path, O_RDWR);
-    unsigned char c = 0;
-    CHECK(fd >= 0);
-    CHECK(pread(fd, &c, 1, (off_t)off) == 1);
-    c ^= 0xa5;
-    CHECK(pwrite(fd, &c, 1, (off_t)off) == 1);
-    close(fd);
-}
-
 /* Heal rebuilds a removed shard; scrub finds a flipped block that heal
  * (headers only) does not see; a second scrub finds nothing. */
 static void test_passes(tdir *t, stor *s)

@@ -230,7 +230,7 @@ static void check_manifest_content(stor *s, stor_ioctx *io, const char *key)
     tarn_arena_destroy(a);
 }
 
-/* Flip a byte in block 0 of a shard file (test_put_get.c's flip_byte). */
+/* Flip a byte in block 0 of a shard file (ioloop.c's flip_byte). */
 static void flip_block_byte(const char *path, off_t off)
 {
     unsigned char fixed[ERC_SHARD_FIXED_LEN];

@@ -89,16 +89,6 @@ static void test_two_missing(tdir *t, stor *s, stor_ioctx *io)
         }
 }
 
-static void flip_byte(const char *path, off_t off)
-{
-    int fd = open(path, O_RDWR);
-    unsigned char c;
-    CHECK(fd >= 0 && pread(fd, &c, 1, off) == 1);
-    c ^= 0x40;
-    CHECK(pwrite(fd, &c, 1, off) == 1);
-    close(fd);
-}
-
 /* A flipped byte in a data block, and one in a header: found, read around. */
 static void test_bitrot(tdir *t, stor *s, stor_ioctx *io)
 {
