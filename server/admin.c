@@ -304,7 +304,11 @@ int srv_admin_main(int argc, char **argv)
     }
     srv_config cfg;
     const char *err = NULL;
-    if (srv_config_load(&cfg, argc, argv, &err)) {
+    /* Only rebuild-meta needs the access key (the owner of the buckets it
+     * recreates); the others must not generate credentials as a side effect. */
+    int loaded = !strcmp(cmd, "rebuild-meta") ? srv_config_load(&cfg, argc, argv, &err)
+                                              : srv_config_load_storage(&cfg, argc, argv, &err);
+    if (loaded) {
         fprintf(stderr, "%s\n", err);
         usage(stderr, cmd);
         srv_config_free(&cfg);

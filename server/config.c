@@ -442,7 +442,7 @@ static void resolve_admin_socket(srv_config *cfg)
         cfg->admin_socket[0] = '\0';
 }
 
-int srv_config_load(srv_config *cfg, int argc, char **argv, const char **err_out)
+int srv_config_load_storage(srv_config *cfg, int argc, char **argv, const char **err_out)
 {
     config_defaults(cfg);
     *err_out = err_line;
@@ -453,9 +453,14 @@ int srv_config_load(srv_config *cfg, int argc, char **argv, const char **err_out
     if (load_env(cfg) || load_flags(cfg, argc, argv) || resolve_disks(cfg))
         return -1;
     resolve_admin_socket(cfg);
-    if (srv__credentials_resolve(cfg, err_line, sizeof(err_line)))
-        return -1;
     return 0;
+}
+
+int srv_config_load(srv_config *cfg, int argc, char **argv, const char **err_out)
+{
+    if (srv_config_load_storage(cfg, argc, argv, err_out))
+        return -1;
+    return srv__credentials_resolve(cfg, err_line, sizeof(err_line)) ? -1 : 0;
 }
 
 void srv_config_free(srv_config *cfg)

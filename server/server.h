@@ -57,6 +57,9 @@ typedef struct srv_config {
  * Not thread-safe; call once at start-up. Free with srv_config_free.
  */
 int srv_config_load(srv_config *cfg, int argc, char **argv, const char **err_out);
+/* The same without the credentials (left empty, nothing generated): for
+ * the admin commands that do not sign anything. */
+int srv_config_load_storage(srv_config *cfg, int argc, char **argv, const char **err_out);
 void srv_config_free(srv_config *cfg);
 /* The flags and settings, for `tarn server --help`. */
 void srv_config_usage(FILE *out);

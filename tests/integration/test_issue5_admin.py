@@ -150,6 +150,25 @@ def test_issue5_admin_status_without_server(server_factory):
     assert r.returncode == 2, r.stdout + r.stderr
 
 
+def test_issue5_admin_needs_no_credentials(tmp_path, server):
+    """disks, status, heal and scrub sign nothing: without keys they work and
+    leave no generated credentials file behind (rebuild-meta still needs the
+    access key, as the owner of the buckets it recreates)."""
+    data = tmp_path / "data"
+    r = subprocess.run([conftest.TARN, "disks", "--data", str(data)], capture_output=True,
+                       text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert r.returncode == 1 and "QUORUM LOST" in r.stdout, r.stdout + r.stderr
+    assert not (data / "credentials").exists()
+    r = subprocess.run([conftest.TARN, "status", "--data", server.data_dir],
+                       capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0 and "6 of 6 disks online" in r.stdout, r.stdout + r.stderr
+    meta = tmp_path / "m"
+    r = subprocess.run([conftest.TARN, "scrub", "--disks", ",".join(
+        str(tmp_path / f"d{i}") for i in range(3)), "--meta", str(meta), "--ec", "2+1"],
+        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert "no credentials" not in r.stderr, r.stderr
+
+
 def test_issue5_admin_second_server_refused(server_factory):
     first = server_factory()
     other = Server(["--admin-socket", sock_path(first)])
