@@ -494,7 +494,8 @@ static int open_store(const srv_config *cfg, stor **out)
                       .heal_interval_sec = cfg->heal_interval_sec,
                       .scrub_interval_sec = cfg->scrub_interval_sec,
                       .heal_rate_mib_s = cfg->heal_rate_mib_s,
-                      .heal_on_demand = 1}; /* tarn heal/scrub through the admin socket */
+                      .heal_on_demand = 1, /* tarn heal/scrub through the admin socket */
+                      .disk_watch_sec = 5};
     const char *detail = NULL;
     int rc = stor_open(&sc, out, &detail);
     if (rc)

@@ -628,8 +628,36 @@ int stor__heal_data(stor *s, const stor_heal_walk *w, const char *data_id, stor_
 
 /* ---- Disk status --------------------------------------------------------- */
 
-static void disk_check(const char *dir, int index, int n, const char *deployment,
-                       stor_disk_status *out)
+/* Writable: create and remove a probe in tmp/ (no dot: a probe left
+ * behind by a crash is removed by the start-up sweep). 0 or -1 with why. */
+static int tmp_probe(const char *dir, stor_disk_status *out)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/tmp/probe-%ld", dir, (long)getpid());
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(out->why, sizeof(out->why), "tmp/ not writable (%s)", strerror(errno));
+        return -1;
+    }
+    close(fd);
+    unlink(path);
+    return 0;
+}
+
+/* The same without writing anything: permission bits, read-only mounts
+ * and the immutable flag (access(2) checks all three, for root too). */
+static int tmp_access(const char *dir, stor_disk_status *out)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/tmp", dir);
+    if (access(path, R_OK | W_OK | X_OK) == 0)
+        return 0;
+    snprintf(out->why, sizeof(out->why), "tmp/ not writable (%s)", strerror(errno));
+    return -1;
+}
+
+void stor__disk_check(const char *dir, int index, const char *deployment, int write_probe,
+                      stor_disk_status *out)
 {
     struct stat stt;
     out->online = 0;
@@ -649,23 +677,14 @@ static void disk_check(const char *dir, int index, int n, const char *deployment
                                         : "unreadable format file");
         return;
     }
-    (void)n;
     if (f.index != index || (deployment && strcmp(f.deployment, deployment))) {
         snprintf(out->why, sizeof(out->why), "wrong format (disk %d of %d, deployment %s)",
                  f.index, f.disks, f.deployment);
         return;
     }
-    /* Writable: create and remove a probe in tmp/ (no dot: a probe left
-     * behind by a crash is removed by the start-up sweep). */
     char path[4096];
-    snprintf(path, sizeof(path), "%s/tmp/probe-%ld", dir, (long)getpid());
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        snprintf(out->why, sizeof(out->why), "tmp/ not writable (%s)", strerror(errno));
+    if (write_probe ? tmp_probe(dir, out) : tmp_access(dir, out))
         return;
-    }
-    close(fd);
-    unlink(path);
     snprintf(path, sizeof(path), "%s/data", dir);
     if (stat(path, &stt) || !S_ISDIR(stt.st_mode) || access(path, R_OK | W_OK | X_OK)) {
         snprintf(out->why, sizeof(out->why), "data/ unusable");
@@ -697,7 +716,7 @@ int stor_disks_status(const char *const *dirs, int n, stor_disk_status *out)
     }
     int online = 0;
     for (int i = 0; i < n; i++) {
-        disk_check(dirs[i], i, n, best >= 0 ? dep[best] : NULL, &out[i]);
+        stor__disk_check(dirs[i], i, best >= 0 ? dep[best] : NULL, 1, &out[i]);
         online += out[i].online;
     }
     return online;

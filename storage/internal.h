@@ -466,6 +466,15 @@ void stor__health_disk_down(stor *s, int disk, const char *why);
 void stor__health_disk_up(stor *s, int disk);
 void stor__health_count_read_bad(stor *s);
 void stor__health_count_put_dropped(stor *s);
+/* Check one disk folder as stor_disks_status does (index: its position;
+ * deployment NULL: any), writing a probe file into tmp/ or (write_probe
+ * 0) only asking access(2). heal.c. */
+void stor__disk_check(const char *dir, int index, const char *deployment, int write_probe,
+                      stor_disk_status *out);
+/* The disk watch (cfg->disk_watch_sec; stor_open after the sweep, stopped
+ * first thing in stor_close). 0 or TARN_E_NOMEM. */
+int stor__health_watch_start(stor *s, const stor_config *cfg);
+void stor__health_watch_stop(stor *s);
 
 /* ---- Heal walks (heal.c) and the background healer (heal_bg.c) ----------- */
 

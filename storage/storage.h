@@ -42,6 +42,12 @@ typedef struct stor_config {
     int64_t scrub_interval_sec;
     int heal_rate_mib_s;
     int heal_on_demand;
+    /* disk_watch_sec: every this many seconds a thread checks every disk
+     * folder (as stor_disks_status does) and reports one that became
+     * unusable as offline — and online again once it is back — even when no
+     * request touches it; 0: no watch (the disks' state then changes only
+     * on I/O). The server sets it. */
+    int disk_watch_sec;
 } stor_config;
 
 /*

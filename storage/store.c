@@ -244,6 +244,8 @@ int stor_open(const stor_config *cfg, stor **out, const char **detail)
         rc = stor__sweep(s, detail); /* tmp/ left by a crash: finish or remove */
     if (!rc && (rc = stor__heal_bg_start(s, cfg)) != 0)
         *detail = "cannot start the background healer";
+    if (!rc && (rc = stor__health_watch_start(s, cfg)) != 0)
+        *detail = "cannot start the disk watch";
     if (rc) {
         if (!*detail)
             *detail = tarn_err_name(rc);
@@ -258,6 +260,7 @@ void stor_close(stor *s)
 {
     if (!s)
         return;
+    stor__health_watch_stop(s);
     stor__heal_bg_stop(s); /* it uses holds (GC) and the index */
     stor__commit_stop(s);
     if (s->db)

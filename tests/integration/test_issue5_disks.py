@@ -674,6 +674,27 @@ def test_issue5_admin_reports_offline_disk(server_factory):
     assert len(offline_logs) == 1, offline_logs
 
 
+def test_issue5_idle_disk_lost_is_reported(server_factory):
+    """With no request touching it, a disk folder removed under the running
+    server is still reported: the disk watch (every 5 s) logs it offline
+    once and `tarn status` shows it with the reason."""
+    srv = server_factory()
+    d = disks(srv)
+    time.sleep(0.5)
+    shutil.rmtree(d[4])
+    deadline = time.monotonic() + 12
+    line = ""
+    while time.monotonic() < deadline:
+        line = disk_lines(tarn_admin(srv, "status").stdout, d)[d[4]]
+        if "server: offline" in line:
+            break
+        time.sleep(0.5)
+    assert re.search(r"server: offline since \S+: missing \(No such file or directory\)", line), line
+    time.sleep(6)     # more watch rounds: still one line
+    logs = [ln for ln in srv.stderr_text(400000).splitlines() if f"disk {d[4]} offline" in ln]
+    assert len(logs) == 1 and "found by the disk watch" in logs[0], logs
+
+
 @pytest.mark.parametrize("where", ["online", "offline"])
 def test_issue5_heal_rebuilds_replaced_disk(server_factory, where):
     """A disk replaced by an empty folder: `tarn heal` rebuilds every missing

@@ -117,6 +117,61 @@ static void test_at_start(tdir *t, stor *s)
     CHECK_RC(stor_disk_runtime(s, T_DISKS, &st), TARN_E_INVAL);
 }
 
+/* Poll disk i's runtime state for up to 4 s until it is `online`. */
+static int wait_state(stor *s, int i, int online, stor_disk_status *st)
+{
+    for (int n = 0; n < 80; n++) {
+        if (disk_online(s, i, st) == online)
+            return 1;
+        usleep(50 * 1000);
+    }
+    return 0;
+}
+
+static void moved(tdir *t, int d, int away)
+{
+    char p[300];
+    snprintf(p, sizeof(p), "%s.away", t->disk[d]);
+    CHECK(rename(away ? t->disk[d] : p, away ? p : t->disk[d]) == 0);
+}
+
+/* The disk watch (disk_watch_sec 1) with no I/O at all: a folder moved away
+ * goes offline and comes back; it never brings back a disk the data path
+ * took offline, and the data path's reason replaces the watch's. */
+static void test_watch(void)
+{
+    tdir td, *t = &td;
+    tdir_init(t);
+    stor_config c = tconfig(t);
+    c.disk_watch_sec = 1;
+    stor *s = NULL;
+    const char *detail = NULL;
+    CHECK_RC(stor_open(&c, &s, &detail), 0);
+    if (!s)
+        return;
+    stor_disk_status st;
+    all_online(s);
+    moved(t, 2, 1);
+    CHECK(wait_state(s, 2, 0, &st) && strstr(st.why, "missing"));
+    moved(t, 2, 0);
+    CHECK(wait_state(s, 2, 1, &st));
+    stor__health_disk_down(s, 3, "write failed: Input/output error");
+    usleep(2500 * 1000); /* two watch rounds find the folder fine */
+    CHECK(!disk_online(s, 3, &st) && strstr(st.why, "Input/output error"));
+    stor__health_disk_up(s, 3);
+    moved(t, 1, 1);
+    CHECK(wait_state(s, 1, 0, &st));
+    stor__health_disk_down(s, 1, "open failed: No such file or directory");
+    CHECK(!disk_online(s, 1, &st) && strstr(st.why, "open failed"));
+    moved(t, 1, 0);
+    usleep(2500 * 1000);
+    CHECK(!disk_online(s, 1, &st));
+    stor__health_disk_up(s, 1);
+    all_online(s);
+    stor_close(s);
+    tdir_free(t);
+}
+
 int main(void)
 {
     tdir t;
@@ -132,6 +187,7 @@ int main(void)
     test_at_start(&t, s);
     stor_ioctx_destroy(io);
     stor_close(s);
+    test_watch();
     io_uring_queue_exit(&L.ring);
     stor_waker_destroy(L.w);
     tdir_free(&t);
