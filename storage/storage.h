@@ -42,6 +42,9 @@ typedef struct stor_config {
     int64_t scrub_interval_sec;
     int heal_rate_mib_s;
     int heal_on_demand;
+    /* Bytes of memory for the read cache of small objects (cache.c,
+     * docs/storage-io.md "The read cache"); 0: no cache. */
+    size_t read_cache_bytes;
 } stor_config;
 
 /*
