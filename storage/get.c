@@ -531,12 +531,15 @@ static int cacheable(const stor_layout *l)
     return !l->n_parts && l->size && l->size <= STOR_CACHE_OBJECT_MAX;
 }
 
+/* The cached bytes of l's data id, or NULL. */
 static stor_cache_entry *cache_find(stor_cache *c, const stor_layout *l)
 {
-    size_t len;
     stor_cache_entry *e = cacheable(l) ? stor__cache_get(c, l->data_id) : NULL;
-    if (e && (stor__cache_entry_data(e, &len), len != l->size)) { /* cannot happen: ids */
-        stor__cache_entry_unref(e);                                /* are never reused */
+    size_t len = 0;
+    if (e)
+        stor__cache_entry_data(e, &len);
+    if (e && len != l->size) { /* ids are never reused: a bug, not a race */
+        stor__cache_entry_unref(e);
         e = NULL;
     }
     return e;
@@ -649,7 +652,7 @@ static int copy_ready(stor_get *g, void *buf, size_t n, size_t *out)
 /* stor_get_read from the cached bytes: never waits. */
 static ssize_t cached_read(stor_get *g, void *buf, size_t n)
 {
-    size_t len;
+    size_t len; /* == g->lay.size (cache_find) */
     const unsigned char *d = stor__cache_entry_data(g->ce, &len);
     if (g->pos > g->last)
         return 0;
