@@ -186,6 +186,10 @@ static int set_heal_rate(srv_config *cfg, const char *v)
 {
     return parse_int(v, 1, 1 << 20, &cfg->heal_rate_mib_s);
 }
+static int set_read_cache(srv_config *cfg, const char *v)
+{
+    return parse_int(v, 0, 1 << 20, &cfg->read_cache_mib);
+}
 
 static int set_admin_socket(srv_config *cfg, const char *v)
 {
@@ -230,6 +234,8 @@ static const struct setting settings[] = {
      "MiB/s the background heal rebuilds and the scrub verifies, at most"},
     {"storage", "scrub_interval", "TARN_SCRUB_INTERVAL", set_scrub_interval,
      "background scrub (verify every block) every N seconds (or 12h, 7d); 0 = off"},
+    {"storage", "read_cache_mib", "TARN_READ_CACHE_MIB", set_read_cache,
+     "MiB of memory caching small objects' bytes for GETs; 0 = off"},
     {"credentials", "access_key", "TARN_ACCESS_KEY", set_access, "access key id"},
     {"credentials", "secret_key", "TARN_SECRET_KEY", set_secret, "secret access key"},
 };
@@ -390,6 +396,7 @@ static void config_defaults(srv_config *cfg)
     cfg->heal_interval_sec = 3600;
     cfg->heal_rate_mib_s = 64;
     cfg->scrub_interval_sec = 7 * 24 * 3600;
+    cfg->read_cache_mib = 64;
 }
 
 /* --data DIR (default ./data when no --disks) means DIR/disk1..N, DIR/meta. */

@@ -494,6 +494,7 @@ static int open_store(const srv_config *cfg, stor **out)
                       .heal_interval_sec = cfg->heal_interval_sec,
                       .scrub_interval_sec = cfg->scrub_interval_sec,
                       .heal_rate_mib_s = cfg->heal_rate_mib_s,
+                      .read_cache_bytes = (size_t)cfg->read_cache_mib << 20,
                       .heal_on_demand = 1, /* tarn heal/scrub through the admin socket */
                       .disk_watch_sec = 5};
     const char *detail = NULL;

@@ -41,6 +41,7 @@ typedef struct srv_config {
     int64_t heal_interval_sec;    /* background heal pass period, 0 = no healer */
     int heal_rate_mib_s;          /* heal/scrub rate limit, MiB/s */
     int64_t scrub_interval_sec;   /* background scrub period, 0 = off */
+    int read_cache_mib;           /* read cache of small objects, MiB, 0 = off */
     /* The admin commands' Unix socket. Default DATA/admin.sock, or
      * META.sock without --data; "" when that default is too long for a
      * socket address (the server then runs without one). */

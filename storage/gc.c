@@ -152,6 +152,7 @@ static int gc_one(stor *s, gc_del_op *d, const stor_layout *l)
         TARN_WARN("storage: GC entry %s is referenced; keeping its files", l->data_id);
         return 1;
     }
+    stor__cache_drop(s->rcache, l->data_id); /* its memory back now */
     if (s->gc_remove)
         s->gc_remove(s, l);
     else

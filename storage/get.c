@@ -15,6 +15,11 @@
  * widens that stripe's reads to parity, and once the stripe's reads are
  * all back and k blocks are good, the missing data blocks are decoded.
  * Each such event is counted and logged for heal.
+ *
+ * Small plain objects go through the read cache (cache.c): one found
+ * there after the hold is served by memcpy from the entry with no ring
+ * operation; one not found is read whole whatever the range (it is one
+ * stripe) and its bytes are cached once every block is verified.
  */
 #include "storage/object_internal.h"
 
@@ -68,6 +73,9 @@ struct stor_get {
     uint32_t hdr_guess;
     size_t buf_bytes;
     uint64_t pos, last, next_stripe, last_stripe;
+    uint64_t rd_first, rd_last;   /* the bytes the stripes are read for */
+    stor_cache_entry *ce;         /* serving from the read cache */
+    int fill;                     /* cache the bytes once verified */
     void (*ready)(void *);
     void *rarg;
     char relpath[36];             /* read by the kernel at submission */
@@ -186,12 +194,12 @@ static void slot_release(stor_get *g, get_slot *sl)
     memset(sl, 0, sizeof(*sl));
 }
 
-/* Data shards of stripe s holding bytes of [pos, last]. */
+/* Data shards of stripe s holding bytes of [rd_first, rd_last]. */
 static uint32_t stripe_need(stor_get *g, uint64_t s, uint32_t L)
 {
     uint64_t base = s * g->el.stripe_size;
-    uint64_t lo = g->pos > base ? g->pos - base : 0;
-    uint64_t hi = g->last - base; /* inclusive */
+    uint64_t lo = g->rd_first > base ? g->rd_first - base : 0;
+    uint64_t hi = g->rd_last - base; /* inclusive */
     uint64_t data = erc_layout_stripe_data(&g->el, s);
     if (hi >= data)
         hi = data - 1;
@@ -245,6 +253,18 @@ static void pump(stor_get *g)
     }
 }
 
+/* A stripe's data blocks are all good (read and CRC-checked, or decoded):
+ * a get filling the cache reads its one stripe whole, so its bytes are
+ * the object's, contiguous from the buffer's start. */
+static void slot_ready(stor_get *g, get_slot *sl)
+{
+    sl->state = SL_READY;
+    if (g->fill && sl->stripe == 0 && g->rd_first == 0 && g->rd_last + 1 == g->lay.size) {
+        stor__cache_put(stor__io_store(g->io)->rcache, g->lay.data_id, sl->buf, g->lay.size);
+        g->fill = 0;
+    }
+}
+
 /* Decide a stripe once all its reads are back: ready, decode, read more,
  * or give up. */
 static void slot_progress(stor_get *g, get_slot *sl)
@@ -252,7 +272,7 @@ static void slot_progress(stor_get *g, get_slot *sl)
     if (sl->state != SL_READING || sl->pending)
         return;
     if ((sl->need & sl->got) == sl->need) {
-        sl->state = SL_READY;
+        slot_ready(g, sl);
         return;
     }
     if ((sl->want & ~sl->sub & ~sl->bad) || (sl->sub & ~(sl->got | sl->bad)))
@@ -272,8 +292,11 @@ static void slot_progress(stor_get *g, get_slot *sl)
     for (int i = 0; i < g->n; i++)
         blk[i] = sl->buf + (size_t)i * sl->len;
     int rc = erc_decode_some(g->coder, blk, sl->got, sl->need & ~sl->got, sl->len);
-    sl->state = rc ? SL_ERROR : SL_READY;
     sl->err = rc;
+    if (rc)
+        sl->state = SL_ERROR;
+    else
+        slot_ready(g, sl);
 }
 
 /* ---- Completions ----------------------------------------------------------------- */
@@ -502,6 +525,41 @@ int stor__get_open_layout(stor_ioctx *io, const char *bucket, size_t key_len,
     return 0;
 }
 
+/* Small plain objects are served from, or read into, the read cache. */
+static int cacheable(const stor_layout *l)
+{
+    return !l->n_parts && l->size && l->size <= STOR_CACHE_OBJECT_MAX;
+}
+
+/* The cached bytes of l's data id, or NULL. */
+static stor_cache_entry *cache_find(stor_cache *c, const stor_layout *l)
+{
+    stor_cache_entry *e = cacheable(l) ? stor__cache_get(c, l->data_id) : NULL;
+    size_t len = 0;
+    if (e)
+        stor__cache_entry_data(e, &len);
+    if (e && len != l->size) { /* ids are never reused: a bug, not a race */
+        stor__cache_entry_unref(e);
+        e = NULL;
+    }
+    return e;
+}
+
+/* Set up g for the held version in g->lay: the multipart reader, the
+ * cached bytes, or reads of its one shard set. */
+static int get_prepare(stor_get *g, stor_ioctx *io, const char *bucket, size_t key_len)
+{
+    stor_cache *c = stor__io_store(io)->rcache;
+    g->io = io;
+    if (g->lay.n_parts)
+        return stor__mpget_create(io, bucket, key_len, &g->lay, &g->mp);
+    if ((g->ce = cache_find(c, &g->lay)))
+        return 0;
+    int rc = get_setup(g, io, bucket, key_len);
+    g->fill = !rc && c && cacheable(&g->lay) && g->el.stripes == 1;
+    return rc;
+}
+
 int stor_get_open(stor_ioctx *io, tarn_arena *a, const char *bucket, const char *key,
                   size_t key_len, const char *version_id, stor_object *obj, stor_get **out)
 {
@@ -514,12 +572,8 @@ int stor_get_open(stor_ioctx *io, tarn_arena *a, const char *bucket, const char 
     int rc = version_get_held(s, a, bucket, key, key_len, version_id, obj, &g->lay, &held);
     if (!rc && obj->delete_marker)
         rc = version_id ? TARN_E_METHOD_NOT_ALLOWED : TARN_E_NO_SUCH_KEY;
-    if (!rc && g->lay.n_parts) { /* the multipart reader does the rest */
-        g->io = io;
-        rc = stor__mpget_create(io, bucket, key_len, &g->lay, &g->mp);
-    } else if (!rc) {
-        rc = get_setup(g, io, bucket, key_len);
-    }
+    if (!rc)
+        rc = get_prepare(g, io, bucket, key_len);
     if (rc) {
         if (held)
             stor__data_release(s, g->lay.data_id);
@@ -535,12 +589,25 @@ int stor_get_range(stor_get *g, uint64_t first, uint64_t last)
 {
     if (g->mp)
         return stor__mpget_range(g->mp, first, last);
+    if (g->ce) {
+        if (first > last || last >= g->lay.size)
+            return TARN_E_INVAL;
+        g->pos = first;
+        g->last = last;
+        return 0;
+    }
     uint64_t s0, s1;
     for (int s = 0; s < STOR_GET_STRIPES; s++)
         if (g->slot[s].pending || g->slot[s].state == SL_READING)
             return TARN_E_INVAL; /* one range at a time */
     if (erc_layout_range(&g->el, first, last, &s0, &s1))
         return TARN_E_INVAL;
+    g->rd_first = first;
+    g->rd_last = last;
+    if (g->fill) { /* small: read it whole, to cache it */
+        g->rd_first = 0;
+        g->rd_last = g->lay.size - 1;
+    }
     for (int s = 0; s < STOR_GET_STRIPES; s++)
         if (g->slot[s].state != SL_FREE)
             slot_release(g, &g->slot[s]);
@@ -582,10 +649,26 @@ static int copy_ready(stor_get *g, void *buf, size_t n, size_t *out)
     return 0;
 }
 
+/* stor_get_read from the cached bytes: never waits. */
+static ssize_t cached_read(stor_get *g, void *buf, size_t n)
+{
+    size_t len; /* == g->lay.size (cache_find) */
+    const unsigned char *d = stor__cache_entry_data(g->ce, &len);
+    if (g->pos > g->last)
+        return 0;
+    if (n > g->last - g->pos + 1)
+        n = (size_t)(g->last - g->pos + 1);
+    memcpy(buf, d + g->pos, n);
+    g->pos += n;
+    return (ssize_t)n;
+}
+
 ssize_t stor_get_read(stor_get *g, void *buf, size_t n, void (*ready)(void *arg), void *arg)
 {
     if (g->mp)
         return stor__mpget_read(g->mp, buf, n, ready, arg);
+    if (g->ce)
+        return cached_read(g, buf, n);
     size_t out = 0;
     int rc = copy_ready(g, buf, n, &out);
     if (rc)
@@ -615,6 +698,8 @@ void stor_get_close(stor_get *g)
     if (g->held) /* open fds keep the files readable for reads in flight */
         stor__data_release(stor__io_store(g->io), g->lay.data_id);
     g->held = 0;
+    stor__cache_entry_unref(g->ce);
+    g->ce = NULL;
     g->closed = 1;
     g->ready = NULL;
     if (g->mp)

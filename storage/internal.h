@@ -214,6 +214,39 @@ enum { STOR_DT_BUCKET = 1, STOR_DT_KEY = 2, STOR_DT_ID = 3, STOR_DT_SEQ = 4,
 
 typedef struct stor_op stor_op;
 
+/* ---- The read cache (cache.c) --------------------------------------------
+ * Small objects' bytes by data id (ids are never reused and their bytes
+ * never change, so entries need no invalidation). Thread-safe; locks are
+ * held only for map and LRU operations. */
+
+/* Largest object whose bytes are cached (plain objects only). */
+#define STOR_CACHE_OBJECT_MAX (256u << 10)
+
+typedef struct stor_cache stor_cache;
+/* An immutable cached object, refcounted: valid while the reader that got
+ * it from stor__cache_get has not called stor__cache_entry_unref, even if
+ * it was evicted or dropped meanwhile. */
+typedef struct stor_cache_entry stor_cache_entry;
+
+/* A cache of at most budget bytes (entries and their bookkeeping), split
+ * evenly over its shards. budget 0: *out = NULL, the cache is off (every
+ * call below accepts NULL). 0 or TARN_E_NOMEM. */
+int stor__cache_create(size_t budget, stor_cache **out);
+/* Free c and its entries (readers must have released theirs). */
+void stor__cache_destroy(stor_cache *c);
+/* The entry of data_id with a reference for the caller, or NULL. */
+stor_cache_entry *stor__cache_get(stor_cache *c, const char *data_id);
+/* Cache a copy of len verified bytes under data_id, evicting the least
+ * recently used entries of its shard to make room. 0 (also when the id is
+ * already cached), TARN_E_INVAL (off, empty, over STOR_CACHE_OBJECT_MAX or
+ * over a shard's budget), TARN_E_NOMEM. */
+int stor__cache_put(stor_cache *c, const char *data_id, const void *bytes, size_t len);
+/* Forget data_id (GC removed its files); readers holding it keep it. */
+void stor__cache_drop(stor_cache *c, const char *data_id);
+const unsigned char *stor__cache_entry_data(const stor_cache_entry *e, size_t *len);
+/* Release a reference (NULL: nothing). */
+void stor__cache_entry_unref(stor_cache_entry *e);
+
 struct stor {
     rocksdb_t *db;
     rocksdb_options_t *opts;
@@ -264,6 +297,8 @@ struct stor {
     struct stor_heal_bg *hbg;
     /* The disks as the data path sees them, and fault counters (health.c). */
     struct stor_health *health;
+    /* Small objects' bytes (cache.c); NULL when off. */
+    stor_cache *rcache;
 };
 
 /* ---- Commit thread -------------------------------------------------------

@@ -44,10 +44,13 @@ typedef struct stor_config {
     int heal_on_demand;
     /* disk_watch_sec: every this many seconds a thread checks every disk
      * folder (as stor_disks_status does) and reports one that became
-     * unusable as offline — and online again once it is back — even when no
-     * request touches it; 0: no watch (the disks' state then changes only
-     * on I/O). The server sets it. */
+     * unusable as offline even when no request touches it (and online
+     * again once it is back, if the watch took it offline); 0: no watch
+     * (the disks' state then changes only on I/O). The server sets it. */
     int disk_watch_sec;
+    /* Bytes of memory for the read cache of small objects (cache.c,
+     * docs/storage-io.md "The read cache"); 0: no cache. */
+    size_t read_cache_bytes;
 } stor_config;
 
 /*

@@ -208,7 +208,8 @@ static int store_init(stor *s, const stor_config *cfg)
     s->m = cfg->m;
     s->mp_expiry_sec = cfg->multipart_expiry_sec;
     s->disk_dirs = calloc((size_t)cfg->n_disks, sizeof(char *));
-    if (!s->disk_dirs || stor__health_create(s))
+    if (!s->disk_dirs || stor__health_create(s) ||
+        stor__cache_create(cfg->read_cache_bytes, &s->rcache))
         return TARN_E_NOMEM;
     for (int i = 0; i < cfg->n_disks; i++)
         if (!(s->disk_dirs[i] = strdup(cfg->disk_dirs[i])))
@@ -277,6 +278,7 @@ void stor_close(stor *s)
         free(s->disk_dirs[i]);
     free(s->disk_dirs);
     stor__health_destroy(s);
+    stor__cache_destroy(s->rcache);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);

@@ -21,7 +21,10 @@
 #  5. A table on stdout, also written into docs/benchmarks.md between the
 #     "objects-bench" markers (BENCH_DOC=path to write elsewhere, BENCH_DOC=
 #     to skip). Server and client CPU are shares of the machine's cores.
-# Env: BENCH_OBJ_SECONDS (10), BENCH_BIG (4G), BENCH_DOC.
+# Env: BENCH_OBJ_SECONDS (10), BENCH_BIG (4G), BENCH_DOC; for a partial run,
+# BENCH_CASES (a subset of "4K:32 1M:8 64M:2"), BENCH_PHASES (a subset of
+# "tarn nginx ceiling rss") and BENCH_TARN_ARGS (more tarn server flags, e.g.
+# "--read-cache-mib 0").
 # Kills only the processes it started. Exit 0 when every phase ran without
 # errors, 1 otherwise (figures are still printed and written).
 
@@ -36,7 +39,9 @@ AK=BENCHACCESSKEY03
 SK=bench-secret-key-objects-0123
 BUCKET=bench-objects
 KEYS=4
-CASES="4K:32 1M:8 64M:2"
+CASES=${BENCH_CASES:-"4K:32 1M:8 64M:2"}
+PHASES=${BENCH_PHASES:-"tarn nginx ceiling rss"}
+TARN_ARGS=${BENCH_TARN_ARGS:-}
 EMPTY=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 HZ=$(getconf CLK_TCK)
 NCPU=$(nproc)
@@ -76,7 +81,7 @@ threads() { # PID...: their threads now
 start_tarn() { # DATA_DIR: start tarn there on a free port (tpid, port)
     port=$(free_port)
     "$TARN" server --listen "127.0.0.1:$port" --data "$1" --workers 2 \
-        --access-key "$AK" --secret-key "$SK" --log-level warn \
+        --access-key "$AK" --secret-key "$SK" --log-level warn $TARN_ARGS \
         >"$1.stdout" 2>"$1.stderr" &
     tpid=$!
     i=0
@@ -146,7 +151,7 @@ load() {
 
 
 tarn_phase() {
-    echo "tarn (--workers 2, 4+2 on six folders), ${SECS} s per run:"
+    echo "tarn (--workers 2, 4+2 on six folders${TARN_ARGS:+, $TARN_ARGS}), ${SECS} s per run:"
     start_tarn "$tmp/data"
     for c in $CASES; do
         size=${c%:*} conns=${c#*:}
@@ -352,10 +357,9 @@ report() {
 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "Objects benchmark: $(df -h --output=avail "$tmp" | tail -1 | tr -d ' ') free on $tmp's file system"
-tarn_phase
-nginx_phase
-ceiling_phase
-rss_phase
+for phase in $PHASES; do
+    ${phase}_phase
+done
 echo
 report | tee "$tmp/report.md"
 write_doc "$tmp/report.md"

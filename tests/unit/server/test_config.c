@@ -41,6 +41,11 @@ static void test_defaults_and_flags(const char *dir)
     CHECK(load(5, a4) == 0 && cfg.multipart_expiry_hours == 2);
     const char *a5[] = {"server", "--data", data, "--multipart-expiry-hours", "0"};
     CHECK(load(5, a5) == -1);
+    CHECK(load(3, a1) == 0 && cfg.read_cache_mib == 64); /* default */
+    const char *a6[] = {"server", "--data", data, "--read-cache-mib", "0"};
+    CHECK(load(5, a6) == 0 && cfg.read_cache_mib == 0); /* 0: off */
+    const char *a7[] = {"server", "--data", data, "--read-cache-mib", "-1"};
+    CHECK(load(5, a7) == -1);
     const char *a3[] = {"server", "--disks", "/x/a,/x/b,/x/c", "--meta", "/x/m", "--ec", "2+1"};
     CHECK(load(7, a3) == 0);
     CHECK(cfg.n_disks == 3 && strcmp(cfg.disks[2], "/x/c") == 0);
@@ -127,13 +132,17 @@ static void test_file_and_priority(const char *dir)
     snprintf(conf, sizeof(conf), "%s/tarn.conf", dir);
     snprintf(data, sizeof(data), "%s/d", dir);
     write_file(conf, "[server]\nlisten = 0.0.0.0:9100\nregion = eu-west-1\nworkers = 2\n"
-                     "[storage]\nec = 3+1\n");
+                     "[storage]\nec = 3+1\nread_cache_mib = 8\n");
     setenv("TARN_WORKERS", "5", 1);
     const char *a[] = {"server", "--config", conf, "--data", data, "--listen", "127.0.0.1:9200"};
     CHECK(load(7, a) == 0);
     CHECK(cfg.listen_port == 9200);            /* flag beats file */
     CHECK(cfg.workers == 5);                   /* environment beats file */
     CHECK(strcmp(cfg.region, "eu-west-1") == 0 && cfg.ec_k == 3); /* file beats default */
+    CHECK(cfg.read_cache_mib == 8);
+    setenv("TARN_READ_CACHE_MIB", "16", 1);
+    CHECK(load(7, a) == 0 && cfg.read_cache_mib == 16);
+    unsetenv("TARN_READ_CACHE_MIB");
     unsetenv("TARN_WORKERS");
     write_file(conf, "[server]\nlisten_typo = 1\n");
     const char *b[] = {"server", "--config", conf};

@@ -223,6 +223,123 @@ static void test_disks_gone(tdir *t, stor *s, stor_ioctx *io)
 
 /* Pure pipeline throughput: the same 1 MiB fed again and again, reads not
  * compared (the checks above do that). Printed, never asserted. */
+/* ---- The read cache ------------------------------------------------------- */
+
+/* Unlink every shard file of l (data/ and tmp/). */
+static void t_remove_set(tdir *t, const stor_layout *l)
+{
+    char p[600];
+    for (int i = 0; i < l->k + l->m; i++) {
+        t_shard_path(t, l, i, p, sizeof(p));
+        unlink(p);
+        snprintf(p, sizeof(p), "%s/tmp/%s", t->disk[l->disk[i]], l->data_id);
+        unlink(p);
+    }
+    CHECK(t_set_files(t, l) == 0);
+}
+
+static int t_cached(stor *s, const char *data_id)
+{
+    stor_cache_entry *e = stor__cache_get(s->rcache, data_id);
+    stor__cache_entry_unref(e);
+    return e != NULL;
+}
+
+/* Read once (a range: the whole object is read and cached), then served
+ * with every shard file gone, whole and in ranges. */
+static void cache_small(tdir *t, stor *s, stor_ioctx *io, const char *key, uint64_t seed,
+                        uint64_t z)
+{
+    CHECK_RC(t_put(io, "cache", key, seed, z), 0);
+    stor_layout l = t_layout(s, "cache", key);
+    CHECK(!t_cached(s, l.data_id)); /* puts do not fill */
+    CHECK_RC(t_get(io, "cache", key, seed, z / 2, z / 2), 0);
+    CHECK(t_cached(s, l.data_id));
+    t_remove_set(t, &l);
+    CHECK_RC(t_get(io, "cache", key, seed, 0, z - 1), 0);
+    CHECK_RC(t_get(io, "cache", key, seed, z - 1, z - 1), 0);
+    if (z > 3)
+        CHECK_RC(t_get(io, "cache", key, seed, 1, z / 3), 0);
+}
+
+/* Over the limit: read, its files removed, and the read fails. */
+static void cache_not_large(tdir *t, stor *s, stor_ioctx *io, const char *key, uint64_t z)
+{
+    CHECK_RC(t_put(io, "cache", key, 3, z), 0);
+    CHECK_RC(t_get(io, "cache", key, 3, 0, z - 1), 0);
+    stor_layout l = t_layout(s, "cache", key);
+    CHECK(!t_cached(s, l.data_id));
+    t_remove_set(t, &l);
+    CHECK_RC(t_get(io, "cache", key, 3, 0, z - 1), TARN_E_CORRUPT);
+}
+
+static void gc_all(stor *s)
+{
+    for (int i = 0; i < 50 && stor__gc_step(s) != 0; i++)
+        loop_for_ms(20);
+}
+
+/* An overwrite reads its new bytes; delete and GC drop the old ids. */
+static void cache_replaced(tdir *t, stor *s, stor_ioctx *io)
+{
+    (void)t;
+    CHECK_RC(t_put(io, "cache", "ow", 10, 5000), 0);
+    CHECK_RC(t_get(io, "cache", "ow", 10, 0, 4999), 0);
+    stor_layout old = t_layout(s, "cache", "ow");
+    CHECK(t_cached(s, old.data_id));
+    CHECK_RC(t_put(io, "cache", "ow", 11, 6000), 0);
+    CHECK_RC(t_get(io, "cache", "ow", 11, 0, 5999), 0);
+    CHECK_RC(t_get(io, "cache", "ow", 11, 100, 200), 0);
+    stor_layout now = t_layout(s, "cache", "ow");
+    CHECK(t_cached(s, now.data_id));
+    gc_all(s);
+    CHECK(!t_cached(s, old.data_id));
+    tcb c = {0};
+    CHECK_RC(stor_object_delete(s, L.w, "cache", "ow", 2, cb_done, &c), 0);
+    loop_until(&c.done);
+    CHECK_RC(t_get(io, "cache", "ow", 11, 0, 5999), TARN_E_NO_SUCH_KEY);
+    gc_all(s);
+    CHECK(!t_cached(s, now.data_id));
+}
+
+/* A block read around (bitrot) is decoded before the bytes are cached. */
+static void cache_decoded(tdir *t, stor *s, stor_ioctx *io)
+{
+    char path[600];
+    CHECK_RC(t_put(io, "cache", "rot", 12, 100000), 0);
+    stor_layout l = t_layout(s, "cache", "rot");
+    t_shard_path(t, &l, 0, path, sizeof(path));
+    flip_byte(path, erc_shard_header_len(5, 3, 32, 0, 1) + 5);
+    CHECK_RC(t_get(io, "cache", "rot", 12, 0, 10), 0);
+    t_remove_set(t, &l);
+    CHECK_RC(t_get(io, "cache", "rot", 12, 0, 99999), 0);
+}
+
+static void test_read_cache(void)
+{
+    tdir t;
+    tdir_init(&t);
+    stor_config c = tconfig(&t);
+    c.read_cache_bytes = 16 * MiB;
+    stor *s = NULL;
+    CHECK_RC(stor_open(&c, &s, NULL), 0);
+    stor_ioctx *io;
+    CHECK_RC(stor_ioctx_create(s, &L.ring, L.w, &io), 0);
+    CHECK_RC(t_bucket(s, "cache"), 0);
+    cache_small(&t, s, io, "one", 1, 1);
+    cache_small(&t, s, io, "4k", 2, 4096);
+    cache_small(&t, s, io, "max", 4, STOR_CACHE_OBJECT_MAX);
+    cache_not_large(&t, s, io, "over", STOR_CACHE_OBJECT_MAX + 1);
+    cache_not_large(&t, s, io, "big", 5 * MiB);
+    CHECK_RC(t_put(io, "cache", "empty", 1, 0), 0);
+    CHECK_RC(t_get(io, "cache", "empty", 1, 0, 0), 0);
+    cache_replaced(&t, s, io);
+    cache_decoded(&t, s, io);
+    stor_ioctx_destroy(io);
+    stor_close(s);
+    tdir_free(&t);
+}
+
 static void bench(stor_ioctx *io)
 {
     const uint64_t z = 64ull * MiB;
@@ -287,6 +404,7 @@ int main(void)
     test_memory(s);
     s = test_sweep(&t, s, &io);
     test_disks_gone(&t, s, io);
+    test_read_cache();
     stor_ioctx_destroy(io);
     stor_close(s);
     io_uring_queue_exit(&L.ring);
