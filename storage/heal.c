@@ -52,20 +52,6 @@ typedef struct heal_shard {
     erc_shard_header h;
 } heal_shard;
 
-static int read_full(int fd, void *buf, size_t n, uint64_t off)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        got += (size_t)r;
-    }
-    return 0;
-}
-
 static int write_full(int fd, const void *buf, size_t n, uint64_t off)
 {
     size_t put = 0;
@@ -109,21 +95,9 @@ static void shard_open(heal_ctx *hc, const stor_layout *l, const erc_layout *el,
         sh->fd = open(path, O_RDONLY | O_CLOEXEC);
         sh->where = sh->fd >= 0 ? STOR_DIR_TMP : -1;
     }
-    if (sh->fd < 0)
+    if (sh->fd < 0 || stor__shard_header_read(sh->fd, &sh->hbuf, &sh->h))
         return;
-    unsigned char fixed[ERC_SHARD_FIXED_LEN];
-    uint32_t hlen = 0, clen = 0;
-    if (read_full(sh->fd, fixed, sizeof(fixed), 0) ||
-        erc_shard_header_peek(fixed, sizeof(fixed), &hlen, &clen))
-        return;
-    if (!(sh->hbuf = malloc(clen)) || read_full(sh->fd, sh->hbuf, clen, 0) ||
-        erc_shard_header_decode(sh->hbuf, clen, &sh->h))
-        return;
-    const erc_shard_header *h = &sh->h;
-    sh->hdr_ok = h->k == l->k && h->m == l->m && h->index == i &&
-                 h->block_size == l->block_size && h->object_size == l->size &&
-                 h->stripes == el->stripes && h->version_id_len == 32 &&
-                 !memcmp(h->version_id, l->data_id, 32);
+    sh->hdr_ok = stor__shard_header_fits(&sh->h, l, el, i);
 }
 
 static void shard_close(heal_shard *sh)
@@ -145,7 +119,7 @@ static uint32_t stripe_read(const erc_layout *el, heal_shard *sh, uint32_t mask,
             continue;
         uint64_t off = erc_layout_block_offset(el, sh[i].h.header_len, s);
         hc->st->blocks_checked++;
-        if (read_full(sh[i].fd, blk[i], L, off) ||
+        if (stor__read_full(sh[i].fd, blk[i], L, off) ||
             erc_block_verify(blk[i], L, erc_crc_table_get(sh[i].h.crc_table, s)))
             continue;
         good |= 1u << i;

@@ -189,6 +189,23 @@ void stor__data_release(stor *s, const char *data_id);
  * 0 if not, negative on error. Thread-safe. */
 int stor__data_referenced(stor *s, const char *data_id);
 
+/* Shard files read with plain blocking I/O (heal, rebuild, the sweep;
+ * sweep.c). */
+struct erc_shard_header;
+struct erc_layout;
+/* 1 if name looks like a data id (32 lower-case hex digits). */
+int stor__is_data_id(const char *name);
+/* pread exactly n bytes at off. 0, or -1 (error or end of file). */
+int stor__read_full(int fd, void *buf, size_t n, uint64_t off);
+/* Read and decode the header at the start of shard file fd into *h, whose
+ * pointers point into *hbuf (malloc'd; the caller frees it). 0, or -1
+ * with *hbuf NULL (unreadable, short, malformed, no memory). */
+int stor__shard_header_read(int fd, unsigned char **hbuf, struct erc_shard_header *h);
+/* 1 if h is the header of shard `index` of the shard set l (el: its
+ * erc_layout): same k, m, block size, size, stripes and data id. */
+int stor__shard_header_fits(const struct erc_shard_header *h, const stor_layout *l,
+                            const struct erc_layout *el, int index);
+
 /* Remove the shard files of a data id from its disks (GC, abort). The
  * unlinks are not synced: see stor__disks_sync. */
 void stor__data_remove(stor *s, const stor_layout *layout);

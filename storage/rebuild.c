@@ -69,30 +69,6 @@ static void shard_free(rb_shard *s)
     free(s->rec);
 }
 
-static int is_hex_id(const char *name)
-{
-    if (strlen(name) != 32)
-        return 0;
-    for (int i = 0; i < 32; i++)
-        if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
-            return 0;
-    return 1;
-}
-
-static int read_full(int fd, void *buf, size_t n, uint64_t off)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        got += (size_t)r;
-    }
-    return 0;
-}
-
 /* The extra fields of a meta record (the version fields are decoded later). */
 static int rec_extras(rb_shard *s)
 {
@@ -126,15 +102,10 @@ static int rec_extras(rb_shard *s)
 static int shard_read(rb_state *rs, int disk, const char *path, const char *name)
 {
     rs->st->files++;
-    unsigned char fixed[ERC_SHARD_FIXED_LEN];
     unsigned char *buf = NULL;
-    uint32_t content_len = 0;
     erc_shard_header h;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int ok = fd >= 0 && !read_full(fd, fixed, sizeof(fixed), 0) &&
-             !erc_shard_header_peek(fixed, sizeof(fixed), NULL, &content_len) &&
-             (buf = malloc(content_len)) && !read_full(fd, buf, content_len, 0) &&
-             !erc_shard_header_decode(buf, content_len, &h) && h.meta_len >= 4 &&
+    int ok = fd >= 0 && !stor__shard_header_read(fd, &buf, &h) && h.meta_len >= 4 &&
              h.version_id_len == 32 && !memcmp(h.version_id, name, 32);
     if (fd >= 0)
         close(fd);
@@ -208,7 +179,7 @@ static int disk_scan(rb_state *rs, int disk)
             continue;
         struct dirent *f;
         while (!rc && (f = readdir(sd))) {
-            if (!is_hex_id(f->d_name) || strncmp(f->d_name, e->d_name, 2) != 0)
+            if (!stor__is_data_id(f->d_name) || strncmp(f->d_name, e->d_name, 2) != 0)
                 continue;
             if (snprintf(path, sizeof(path), "%s/%s", sub, f->d_name) >= (int)sizeof(path))
                 continue;
@@ -285,20 +256,12 @@ static int src_open(const rb_state *rs, const rb_shard *sh, const stor_layout *l
                     const erc_layout *el, rb_src *src)
 {
     char rel[36], path[4200];
-    unsigned char fixed[ERC_SHARD_FIXED_LEN];
-    uint32_t clen = 0;
     stor__data_relpath(sh->data_id, rel);
     snprintf(path, sizeof(path), "%s/data/%s", rs->disks[sh->disk], rel);
     src->fd = open(path, O_RDONLY | O_CLOEXEC);
-    int ok = src->fd >= 0 && !read_full(src->fd, fixed, sizeof(fixed), 0) &&
-             !erc_shard_header_peek(fixed, sizeof(fixed), NULL, &clen) &&
-             (src->hbuf = malloc(clen)) && !read_full(src->fd, src->hbuf, clen, 0) &&
-             !erc_shard_header_decode(src->hbuf, clen, &src->h);
-    const erc_shard_header *h = &src->h;
-    ok = ok && h->k == l->k && h->m == l->m && h->index == sh->index &&
-         h->block_size == l->block_size && h->object_size == l->size &&
-         h->stripes == el->stripes && h->version_id_len == 32 &&
-         !memcmp(h->version_id, sh->data_id, 32);
+    int ok = src->fd >= 0 && !stor__shard_header_read(src->fd, &src->hbuf, &src->h) &&
+             !strcmp(sh->data_id, l->data_id) &&
+             stor__shard_header_fits(&src->h, l, el, sh->index);
     if (!ok)
         src_close(src);
     return ok ? 0 : -1;
@@ -315,7 +278,7 @@ static int stripe_take(rb_src *src, const erc_layout *el, erc_coder *coder, uint
         if (src[i].fd < 0)
             continue;
         uint64_t off = erc_layout_block_offset(el, src[i].h.header_len, s);
-        if (!read_full(src[i].fd, blk[i], L, off) &&
+        if (!stor__read_full(src[i].fd, blk[i], L, off) &&
             !erc_block_verify(blk[i], L, erc_crc_table_get(src[i].h.crc_table, s)))
             present |= 1u << i;
     }

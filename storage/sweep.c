@@ -12,15 +12,18 @@
  */
 #include "storage/object_internal.h"
 
+#include "erasure/erasure.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int is_data_id(const char *name)
+int stor__is_data_id(const char *name)
 {
     if (strlen(name) != 32)
         return 0;
@@ -28,6 +31,45 @@ static int is_data_id(const char *name)
         if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
             return 0;
     return 1;
+}
+
+int stor__read_full(int fd, void *buf, size_t n, uint64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+int stor__shard_header_read(int fd, unsigned char **hbuf, erc_shard_header *h)
+{
+    unsigned char fixed[ERC_SHARD_FIXED_LEN];
+    uint32_t clen = 0;
+    *hbuf = NULL;
+    if (stor__read_full(fd, fixed, sizeof(fixed), 0) ||
+        erc_shard_header_peek(fixed, sizeof(fixed), NULL, &clen) || !(*hbuf = malloc(clen)))
+        return -1;
+    if (stor__read_full(fd, *hbuf, clen, 0) || erc_shard_header_decode(*hbuf, clen, h)) {
+        free(*hbuf);
+        *hbuf = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int stor__shard_header_fits(const erc_shard_header *h, const stor_layout *l,
+                            const erc_layout *el, int index)
+{
+    return h->k == l->k && h->m == l->m && h->index == index &&
+           h->block_size == l->block_size && h->object_size == l->size &&
+           h->stripes == el->stripes && h->version_id_len == 32 &&
+           !memcmp(h->version_id, l->data_id, 32);
 }
 
 void stor__data_remove(stor *s, const stor_layout *layout)
@@ -102,7 +144,7 @@ static int sweep_disk(stor *s, int i, int *adopted, int *removed)
     for (struct dirent *e; !rc && (e = readdir(dir));) {
         if (e->d_name[0] == '.')
             continue;
-        int ref = is_data_id(e->d_name) ? stor__data_referenced(s, e->d_name) : 0;
+        int ref = stor__is_data_id(e->d_name) ? stor__data_referenced(s, e->d_name) : 0;
         if (ref < 0)
             continue; /* cannot tell: leave it for the next start */
         if (ref) {
