@@ -484,6 +484,17 @@ void stor__data_relpath(const char *data_id, char *out);
  * once the index is readable. 0, or TARN_E_IO with *detail. */
 int stor__sweep(stor *s, const char **detail);
 
+/* Walk it from where it stands over the keys that start with base[0..blen)
+ * and then prefix[0..plen), calling visit with each key less base, and its
+ * value; visit moves the iterator itself (next or seek) and returns 0 to go
+ * on, 1 to stop, or an error. 0, visit's error, or TARN_E_IO (what names
+ * the scan in the log). list.c. */
+int stor__iter_scan(rocksdb_iterator_t *it, const char *base, size_t blen, const char *prefix,
+                    size_t plen,
+                    int (*visit)(void *ctx, const char *k, size_t klen, const char *v,
+                                size_t vlen),
+                    void *ctx, const char *what);
+
 /* ---- The disks as the data path sees them; fault counters (health.c) -----
  * Each worker's stor_ioctx keeps its own view of which disks it may write
  * to and reports every change here; the last report wins (a disk a worker

@@ -136,8 +136,9 @@ static int emit(lister *l, const char *k, size_t klen, int is_prefix, const head
 }
 
 /* One step at the iterator's head. 1: stop (truncated), 0: go on. */
-static int step(lister *l, const char *k, size_t klen, const char *val, size_t vlen)
+static int step(void *arg, const char *k, size_t klen, const char *val, size_t vlen)
 {
+    lister *l = arg;
     head_sum h;
     int rc = head_summary(l->a, val, vlen, &h);
     if (rc)
@@ -161,29 +162,34 @@ static int step(lister *l, const char *k, size_t klen, const char *val, size_t v
     return rc;
 }
 
-static int scan(lister *l)
+int stor__iter_scan(rocksdb_iterator_t *it, const char *base, size_t blen, const char *prefix,
+                    size_t plen,
+                    int (*visit)(void *ctx, const char *k, size_t klen, const char *v,
+                                size_t vlen),
+                    void *ctx, const char *what)
 {
     int rc = 0;
-    size_t start = l->blen + l->plen;
-    while (rc == 0 && rocksdb_iter_valid(l->it)) {
+    while (rc == 0 && rocksdb_iter_valid(it)) {
         size_t klen, vlen;
-        const char *k = rocksdb_iter_key(l->it, &klen);
-        /* The upper bound ends the scan; this guards the bytes anyway. */
-        if (klen < start || memcmp(k, l->base, l->blen) != 0 ||
-            memcmp(k + l->blen, l->prefix, l->plen) != 0)
+        const char *k = rocksdb_iter_key(it, &klen);
+        /* An upper bound may end the scan; this guards the bytes anyway. */
+        if (klen < blen + plen || memcmp(k, base, blen) != 0 ||
+            memcmp(k + blen, prefix, plen) != 0)
             break;
-        const char *val = rocksdb_iter_value(l->it, &vlen);
-        rc = step(l, k + l->blen, klen - l->blen, val, vlen);
+        const char *val = rocksdb_iter_value(it, &vlen);
+        rc = visit(ctx, k + blen, klen - blen, val, vlen);
     }
     char *err = NULL;
-    rocksdb_iter_get_error(l->it, &err);
+    rocksdb_iter_get_error(it, &err);
     if (err) {
-        TARN_ERROR("storage: list: %s", err);
+        TARN_ERROR("storage: %s: %s", what, err);
         rocksdb_free(err);
         return TARN_E_IO;
     }
     return rc < 0 ? rc : 0;
 }
+
+
 
 /* "o/<bucket>\0" in l->buf, with room for any seek target. */
 static int lister_init(lister *l, const char *bucket, const stor_list_params *p)
@@ -233,7 +239,7 @@ int stor_object_list(stor *s, tarn_arena *a, const char *bucket, const stor_list
     rocksdb_readoptions_set_iterate_upper_bound(ro, upper, ulen);
     l.it = rocksdb_create_iterator(s->db, ro);
     seek_start(&l, p->after, p->after ? p->after_len : 0);
-    rc = scan(&l);
+    rc = stor__iter_scan(l.it, l.base, l.blen, l.prefix, l.plen, step, &l, "list");
     rocksdb_iter_destroy(l.it);
     rocksdb_readoptions_destroy(ro);
     return rc;

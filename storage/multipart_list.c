@@ -126,8 +126,9 @@ static int emit_upload(ulister *l, const char *k, size_t klen, const char *id, s
 }
 
 /* One entry ("<key>\0<id>" after the bucket part). 1 stop, 0 go on. */
-static int step(ulister *l, const char *k, size_t klen, const char *val, size_t vlen)
+static int step(void *arg, const char *k, size_t klen, const char *val, size_t vlen)
 {
+    ulister *l = arg;
     const char *nul = memrchr(k, 0, klen);
     if (!nul) {
         rocksdb_iter_next(l->it);
@@ -155,28 +156,7 @@ static int step(ulister *l, const char *k, size_t klen, const char *val, size_t 
     return rc;
 }
 
-static int scan(ulister *l)
-{
-    int rc = 0;
-    const char *pre = l->p->prefix ? l->p->prefix : "";
-    while (rc == 0 && rocksdb_iter_valid(l->it)) {
-        size_t klen, vlen;
-        const char *k = rocksdb_iter_key(l->it, &klen);
-        if (klen < l->blen + l->plen || memcmp(k, l->buf, l->blen) != 0 ||
-            memcmp(k + l->blen, pre, l->plen) != 0)
-            break;
-        const char *val = rocksdb_iter_value(l->it, &vlen);
-        rc = step(l, k + l->blen, klen - l->blen, val, vlen);
-    }
-    char *err = NULL;
-    rocksdb_iter_get_error(l->it, &err);
-    if (err) {
-        TARN_ERROR("storage: list uploads: %s", err);
-        rocksdb_free(err);
-        return TARN_E_IO;
-    }
-    return rc < 0 ? rc : 0;
-}
+
 
 static int ulister_init(ulister *l, const char *bucket)
 {
@@ -213,7 +193,8 @@ int stor_multipart_list(stor *s, tarn_arena *a, const char *bucket,
         return rc;
     l.it = rocksdb_create_iterator(s->db, s->ropts);
     seek_start(&l);
-    rc = scan(&l);
+    rc = stor__iter_scan(l.it, l.buf, l.blen, l.p->prefix ? l.p->prefix : "", l.plen, step,
+                         &l, "list uploads");
     rocksdb_iter_destroy(l.it);
     return rc;
 }
