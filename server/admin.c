@@ -110,12 +110,7 @@ static int run_disks(const srv_config *cfg)
 
 static int run_heal(const srv_config *cfg, const char *cmd)
 {
-    stor_config sc = {.meta_dir = cfg->meta_dir,
-                      .disk_dirs = (const char *const *)cfg->disks,
-                      .n_disks = cfg->n_disks,
-                      .k = cfg->ec_k,
-                      .m = cfg->ec_m,
-                      .multipart_expiry_sec = (int64_t)cfg->multipart_expiry_hours * 3600};
+    stor_config sc = srv__stor_config(cfg);
     const char *detail = NULL;
     stor *s = NULL;
     int rc = stor_open(&sc, &s, &detail);
@@ -254,12 +249,7 @@ static int run_rebuild(const srv_config *cfg, int force)
         }
         printf("rebuild-meta: moved %s to %s\n", cfg->meta_dir, old);
     }
-    stor_config sc = {.meta_dir = cfg->meta_dir,
-                      .disk_dirs = (const char *const *)cfg->disks,
-                      .n_disks = cfg->n_disks,
-                      .k = cfg->ec_k,
-                      .m = cfg->ec_m,
-                      .multipart_expiry_sec = (int64_t)cfg->multipart_expiry_hours * 3600};
+    stor_config sc = srv__stor_config(cfg);
     stor_rebuild_stats st;
     const char *detail = NULL;
     int rc = stor_rebuild_meta(&sc, cfg->access_key, &st, &detail);

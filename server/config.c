@@ -4,7 +4,7 @@
  * One table names every setting once with its section, flag and variable,
  * so the three sources cannot drift apart. conf/tarn.conf documents them.
  */
-#include "server/server.h"
+#include "server/internal.h"
 #include "server/internal.h"
 
 #include <errno.h>
@@ -489,4 +489,15 @@ void srv_config_usage(FILE *out)
         fprintf(out, "  %-26s [%s] %-22s $%-26s %s\n", flag, settings[i].section,
                 settings[i].name, settings[i].env, settings[i].help);
     }
+}
+
+stor_config srv__stor_config(const srv_config *cfg)
+{
+    stor_config sc = {.meta_dir = cfg->meta_dir,
+                      .disk_dirs = (const char *const *)cfg->disks,
+                      .n_disks = cfg->n_disks,
+                      .k = cfg->ec_k,
+                      .m = cfg->ec_m,
+                      .multipart_expiry_sec = (int64_t)cfg->multipart_expiry_hours * 3600};
+    return sc;
 }

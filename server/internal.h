@@ -345,6 +345,11 @@ int srv__report_status(tarn_buf *out, const srv_config *cfg, stor *s, int64_t st
  * when no pair was configured. 0 or -1 with a line in err. */
 int srv__credentials_resolve(srv_config *cfg, char *err, size_t err_len);
 
+/* The store cfg names (meta folder, disks, erasure coding, multipart
+ * expiry), with no background healer, disk watch or read cache: as the
+ * offline admin commands open it; the server adds those (config.c). */
+stor_config srv__stor_config(const srv_config *cfg);
+
 /* ---- Workers (loop.c) ------------------------------------------------------ */
 
 typedef struct srv_worker srv_worker;

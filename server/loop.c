@@ -485,18 +485,13 @@ static int worker_count(const srv_config *cfg)
 
 static int open_store(const srv_config *cfg, stor **out)
 {
-    stor_config sc = {.meta_dir = cfg->meta_dir,
-                      .disk_dirs = (const char *const *)cfg->disks,
-                      .n_disks = cfg->n_disks,
-                      .k = cfg->ec_k,
-                      .m = cfg->ec_m,
-                      .multipart_expiry_sec = (int64_t)cfg->multipart_expiry_hours * 3600,
-                      .heal_interval_sec = cfg->heal_interval_sec,
-                      .scrub_interval_sec = cfg->scrub_interval_sec,
-                      .heal_rate_mib_s = cfg->heal_rate_mib_s,
-                      .read_cache_bytes = (size_t)cfg->read_cache_mib << 20,
-                      .heal_on_demand = 1, /* tarn heal/scrub through the admin socket */
-                      .disk_watch_sec = 5};
+    stor_config sc = srv__stor_config(cfg);
+    sc.heal_interval_sec = cfg->heal_interval_sec;
+    sc.scrub_interval_sec = cfg->scrub_interval_sec;
+    sc.heal_rate_mib_s = cfg->heal_rate_mib_s;
+    sc.read_cache_bytes = (size_t)cfg->read_cache_mib << 20;
+    sc.heal_on_demand = 1; /* tarn heal/scrub through the admin socket */
+    sc.disk_watch_sec = 5;
     const char *detail = NULL;
     int rc = stor_open(&sc, out, &detail);
     if (rc)
