@@ -150,6 +150,25 @@ out:
     return rc;
 }
 
+/* The list bodies (CompleteMultipartUpload, Delete): the root element must
+ * be root_name and hold 1..max children named item; *items gets a zeroed
+ * array of that many elements of size bytes (in a) and *root the root.
+ * 0, TARN_E_MALFORMED_XML or TARN_E_NOMEM. */
+static int root_items(tarn_arena *a, xmlDocPtr doc, const char *root_name, const char *item,
+                      size_t max, size_t size, xmlNodePtr *root, void **items)
+{
+    size_t cap = 0;
+    *root = xmlDocGetRootElement(doc);
+    *items = NULL;
+    if (!*root || !name_is(*root, root_name))
+        return TARN_E_MALFORMED_XML;
+    for (xmlNodePtr c = (*root)->children; c; c = c->next)
+        cap += name_is(c, item);
+    if (cap == 0 || cap > max)
+        return TARN_E_MALFORMED_XML;
+    return (*items = tarn_arena_calloc(a, cap * size)) ? 0 : TARN_E_NOMEM;
+}
+
 /* ---- CompleteMultipartUpload ------------------------------------------------ */
 
 static const char *const complete_checksum_names[] = {
@@ -189,18 +208,12 @@ int srv_xml_parse_complete(tarn_arena *a, const char *body, size_t len,
     xmlDocPtr doc = parse_body(body, len);
     if (!doc)
         return TARN_E_MALFORMED_XML;
-    int rc = 0;
-    size_t cap = 0;
-    xmlNodePtr root = xmlDocGetRootElement(doc);
-    if (!root || !name_is(root, "CompleteMultipartUpload"))
-        rc = TARN_E_MALFORMED_XML;
-    for (xmlNodePtr c = root ? root->children : NULL; !rc && c; c = c->next)
-        cap += name_is(c, "Part");
-    if (!rc && (cap == 0 || cap > 10000))
-        rc = TARN_E_MALFORMED_XML;
-    if (!rc && !(*parts = tarn_arena_calloc(a, cap * sizeof(**parts))))
-        rc = TARN_E_NOMEM;
-    for (xmlNodePtr c = root ? root->children : NULL; !rc && c; c = c->next) {
+    xmlNodePtr root;
+    void *items;
+    int rc = root_items(a, doc, "CompleteMultipartUpload", "Part", 10000, sizeof(**parts),
+                        &root, &items);
+    *parts = items;
+    for (xmlNodePtr c = rc ? NULL : root->children; !rc && c; c = c->next) {
         if (!name_is(c, "Part"))
             continue;
         srv_complete_part *p = &(*parts)[(*n)++];
@@ -252,18 +265,11 @@ int srv_xml_parse_delete(tarn_arena *a, const char *body, size_t len, size_t max
     xmlDocPtr doc = parse_body(body, len);
     if (!doc)
         return TARN_E_MALFORMED_XML;
-    int rc = 0;
-    size_t cap = 0;
-    xmlNodePtr root = xmlDocGetRootElement(doc);
-    if (!root || !name_is(root, "Delete"))
-        rc = TARN_E_MALFORMED_XML;
-    for (xmlNodePtr c = root ? root->children : NULL; !rc && c; c = c->next)
-        cap += name_is(c, "Object");
-    if (!rc && (cap == 0 || cap > max))
-        rc = TARN_E_MALFORMED_XML;
-    if (!rc && !(*keys = tarn_arena_calloc(a, cap * sizeof(**keys))))
-        rc = TARN_E_NOMEM;
-    for (xmlNodePtr c = root ? root->children : NULL; !rc && c; c = c->next) {
+    xmlNodePtr root;
+    void *items;
+    int rc = root_items(a, doc, "Delete", "Object", max, sizeof(**keys), &root, &items);
+    *keys = items;
+    for (xmlNodePtr c = rc ? NULL : root->children; !rc && c; c = c->next) {
         if (name_is(c, "Quiet")) {
             xmlChar *text = xmlNodeGetContent(c);
             *quiet = text && xmlStrcasecmp(text, BAD_CAST "true") == 0;
