@@ -200,3 +200,15 @@ int srv_user_meta_collect(tarn_arena *a, struct MHD_Connection *conn, const stor
     *n = mc.n;
     return mc.err;
 }
+
+int srv_content_meta_collect(srv_request *r, stor_object *m)
+{
+    const char *ct = srv_request_header(r, "Content-Type");
+    m->content_type = ct ? ct : "binary/octet-stream";
+    m->content_encoding = srv_request_header(r, "Content-Encoding");
+    m->content_disposition = srv_request_header(r, "Content-Disposition");
+    m->content_language = srv_request_header(r, "Content-Language");
+    m->cache_control = srv_request_header(r, "Cache-Control");
+    m->expires = srv_request_header(r, "Expires");
+    return srv_user_meta_collect(r->arena, r->conn, &m->meta, &m->n_meta);
+}

@@ -297,6 +297,12 @@ int srv_conditions_check(const srv_conditions *c, const char *etag, int64_t mtim
 #define SRV_MAX_USER_META 2048
 int srv_user_meta_collect(tarn_arena *a, struct MHD_Connection *conn, const stor_meta_pair **out,
                           size_t *n);
+/* The request's content headers (Content-Type, default
+ * binary/octet-stream; Content-Encoding, -Disposition, -Language,
+ * Cache-Control, Expires) and user metadata into m, as PutObject,
+ * CreateMultipartUpload and CopyObject (REPLACE) store them. 0 or as
+ * srv_user_meta_collect. */
+int srv_content_meta_collect(srv_request *r, stor_object *m);
 
 /* ---- The admin interface (admin_sock.c, admin_report.c) -------------------
  * `tarn disks|status|heal|scrub` against a running server. The server

@@ -280,12 +280,6 @@ static int copy_onto_itself(srv_request *r, const copy_state *cs, int replace)
            !srv_request_header(r, "x-amz-server-side-encryption");
 }
 
-static const char *req_or(srv_request *r, const char *name, const char *dflt)
-{
-    const char *v = srv_request_header(r, name);
-    return v ? v : dflt;
-}
-
 /* The copy's content headers and user metadata: the source's (COPY) or
  * this request's (REPLACE). Checksums: the algorithm asked for with
  * x-amz-checksum-algorithm, else the source's. */
@@ -306,13 +300,7 @@ static int copy_meta_fill(srv_request *r, copy_state *cs, int replace)
         memset(m->checksum, 0, sizeof(m->checksum));
         return 0;
     }
-    m->content_type = req_or(r, "Content-Type", "binary/octet-stream");
-    m->content_encoding = srv_request_header(r, "Content-Encoding");
-    m->content_disposition = srv_request_header(r, "Content-Disposition");
-    m->content_language = srv_request_header(r, "Content-Language");
-    m->cache_control = srv_request_header(r, "Cache-Control");
-    m->expires = srv_request_header(r, "Expires");
-    return srv_user_meta_collect(r->arena, r->conn, &m->meta, &m->n_meta);
+    return srv_content_meta_collect(r, m);
 }
 
 static void copy_respond(srv_request *r, copy_state *cs)

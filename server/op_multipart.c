@@ -105,18 +105,6 @@ static int create_checksum(srv_request *r, stor_upload *u, const char **detail)
     return ok ? 0 : TARN_E_INVALID_REQUEST;
 }
 
-static int create_meta(srv_request *r, stor_object *m)
-{
-    const char *ct = srv_request_header(r, "Content-Type");
-    m->content_type = ct ? ct : "binary/octet-stream";
-    m->content_encoding = srv_request_header(r, "Content-Encoding");
-    m->content_disposition = srv_request_header(r, "Content-Disposition");
-    m->content_language = srv_request_header(r, "Content-Language");
-    m->cache_control = srv_request_header(r, "Cache-Control");
-    m->expires = srv_request_header(r, "Expires");
-    return srv_user_meta_collect(r->arena, r->conn, &m->meta, &m->n_meta);
-}
-
 static void checksum_headers(srv_request *r, int stor_alg, int full)
 {
     if (stor_alg < 0)
@@ -152,7 +140,7 @@ static void create_run(srv_request *r)
     if (!rc)
         rc = create_checksum(r, u, &detail);
     if (!rc)
-        rc = create_meta(r, &u->meta);
+        rc = srv_content_meta_collect(r, &u->meta);
     if (!rc) {
         snprintf(u->owner, sizeof(u->owner), "%s", r->auth.access_key ? r->auth.access_key : "");
         r->op_state = u;

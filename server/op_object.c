@@ -86,17 +86,12 @@ static int put_meta_fill(srv_request *r, stor_object *meta)
 {
     memset(meta, 0, sizeof(*meta));
     snprintf(meta->etag, sizeof(meta->etag), "%s", auth_body_etag(r->body_reader));
-    const char *ct = srv_request_header(r, "Content-Type");
-    meta->content_type = ct ? ct : "binary/octet-stream";
-    meta->content_encoding = stored_encoding(r);
-    meta->content_disposition = srv_request_header(r, "Content-Disposition");
-    meta->content_language = srv_request_header(r, "Content-Language");
-    meta->cache_control = srv_request_header(r, "Cache-Control");
-    meta->expires = srv_request_header(r, "Expires");
     int alg = auth_body_checksum_alg(r->body_reader);
     if (alg != AUTH_CK_NONE) /* auth's enum starts at CRC32 = 1, storage's at 0 */
         meta->checksum[alg - AUTH_CK_CRC32] = auth_body_checksum_value(r->body_reader);
-    return srv_user_meta_collect(r->arena, r->conn, &meta->meta, &meta->n_meta);
+    int rc = srv_content_meta_collect(r, meta);
+    meta->content_encoding = stored_encoding(r);
+    return rc;
 }
 
 static void put_run(srv_request *r)
