@@ -75,13 +75,7 @@ const char *auth__ck_trailer_invalid(int alg)
 
 static int ieq(const char *a, size_t an, const char *b)
 {
-    size_t bn = strlen(b);
-    if (an != bn)
-        return 0;
-    for (size_t i = 0; i < an; i++)
-        if (auth__lower((unsigned char)a[i]) != auth__lower((unsigned char)b[i]))
-            return 0;
-    return 1;
+    return auth__casecmp_n(a, an, b, strlen(b)) == 0;
 }
 
 static int alg_by_name(const char *s, size_t n)

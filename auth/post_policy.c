@@ -28,13 +28,7 @@
 
 static int ieq_n(const char *a, const char *b, size_t bn)
 {
-    size_t an = strlen(a);
-    if (an != bn)
-        return 0;
-    for (size_t i = 0; i < an; i++)
-        if (auth__lower((unsigned char)a[i]) != auth__lower((unsigned char)b[i]))
-            return 0;
-    return 1;
+    return auth__casecmp_n(a, strlen(a), b, bn) == 0;
 }
 
 static int ieq(const char *a, const char *b)
