@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "auth.h"
 
@@ -164,6 +165,21 @@ static inline int auth__fail(const char **detail, const char *msg, int err)
     if (detail)
         *detail = msg;
     return err;
+}
+/* How a verifier returns: a failure leaves no half-filled result behind
+ * (out, size bytes, zeroed) and no detail for running out of memory;
+ * *detail (when detail is not NULL) gets d. Returns rc. */
+static inline int auth__verdict(int rc, void *out, size_t size, const char *d,
+                                const char **detail)
+{
+    if (rc) {
+        memset(out, 0, size);
+        if (rc == TARN_E_NOMEM)
+            d = NULL;
+    }
+    if (detail)
+        *detail = d;
+    return rc;
 }
 /* text.c: ASCII case-insensitive order of (a, an) and (b, bn). */
 int auth__casecmp_n(const char *a, size_t an, const char *b, size_t bn);

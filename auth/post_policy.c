@@ -531,12 +531,5 @@ int auth_post_policy_verify(tarn_arena *a, const auth_creds *c, const char *buck
     form fm = {.a = a, .f = fields, .n = n, .bucket = bucket, .d = &d};
     fm.covered = tarn_arena_calloc(a, n + 1);
     int rc = fm.covered ? verify(&fm, c, now, content_length, out) : TARN_E_NOMEM;
-    if (rc) {
-        memset(out, 0, sizeof(*out));
-        if (rc == TARN_E_NOMEM)
-            d = NULL;
-    }
-    if (detail)
-        *detail = d;
-    return rc;
+    return auth__verdict(rc, out, sizeof(*out), d, detail);
 }

@@ -695,13 +695,5 @@ int auth_request_verify(tarn_arena *a, const auth_creds *c, const auth_request *
     const char *d = NULL;
     memset(out, 0, sizeof(*out));
     int rc = verify(a, c, r, out, &d);
-    if (rc) {
-        /* A failed request leaves no half-filled result behind. */
-        memset(out, 0, sizeof(*out));
-        if (rc == TARN_E_NOMEM)
-            d = NULL;
-    }
-    if (detail)
-        *detail = d;
-    return rc;
+    return auth__verdict(rc, out, sizeof(*out), d, detail);
 }
