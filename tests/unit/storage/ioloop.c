@@ -307,6 +307,29 @@ static int t_data_files(tdir *t)
     return n;
 }
 
+/* ---- A test's life ------------------------------------------------------------ */
+
+/* A fresh store in a new temporary folder, the loop, and an io context;
+ * the bucket too when not NULL. */
+static stor *t_start(tdir *t, stor_ioctx **io, const char *bucket)
+{
+    tdir_init(t);
+    loop_init();
+    stor *s = topen(t);
+    CHECK_RC(stor_ioctx_create(s, &L.ring, L.w, io), 0);
+    if (bucket)
+        CHECK_RC(t_bucket(s, bucket), 0);
+    return s;
+}
+
+/* The loop and the temporary folder go (the store is closed already). */
+static void t_end(tdir *t)
+{
+    io_uring_queue_exit(&L.ring);
+    stor_waker_destroy(L.w);
+    tdir_free(t);
+}
+
 /* ---- Damage ---------------------------------------------------------------- */
 
 /* Flip the bits of one byte of a file (bitrot). */

@@ -193,12 +193,8 @@ static void test_disks_status(tdir *t)
 int main(void)
 {
     tdir t;
-    tdir_init(&t);
-    loop_init();
-    stor *s = topen(&t);
     stor_ioctx *io;
-    CHECK_RC(stor_ioctx_create(s, &L.ring, L.w, &io), 0);
-    CHECK_RC(t_bucket(s, "bkt"), 0);
+    stor *s = t_start(&t, &io, "bkt");
     put_all(io);
     CHECK(get_all(io) == 0);
     test_scrub(&t, &s, &io);
@@ -206,9 +202,7 @@ int main(void)
     stor_ioctx_destroy(io);
     stor_close(s);
     test_disks_status(&t);
-    io_uring_queue_exit(&L.ring);
-    stor_waker_destroy(L.w);
-    tdir_free(&t);
+    t_end(&t);
     if (failures)
         fprintf(stderr, "%d failures\n", failures);
     return failures ? 1 : 0;

@@ -145,8 +145,6 @@ int main(void)
     stor_close(s);
     test_interrupt(&t);
     test_no_healer(&t);
-    io_uring_queue_exit(&L.ring);
-    stor_waker_destroy(L.w);
-    tdir_free(&t);
+    t_end(&t);
     TEST_EXIT("test_heal_bg");
 }

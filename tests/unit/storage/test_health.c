@@ -175,12 +175,8 @@ static void test_watch(void)
 int main(void)
 {
     tdir t;
-    tdir_init(&t);
-    loop_init();
-    stor *s = topen(&t);
     stor_ioctx *io;
-    CHECK_RC(stor_ioctx_create(s, &L.ring, L.w, &io), 0);
-    CHECK_RC(t_bucket(s, "bkt"), 0);
+    stor *s = t_start(&t, &io, "bkt");
     CHECK_RC(t_put(io, "bkt", "first", 1, 70000), 0);
     test_read_bad(&t, s, io);
     test_lost_and_back(&t, s, io);
@@ -188,8 +184,6 @@ int main(void)
     stor_ioctx_destroy(io);
     stor_close(s);
     test_watch();
-    io_uring_queue_exit(&L.ring);
-    stor_waker_destroy(L.w);
-    tdir_free(&t);
+    t_end(&t);
     TEST_EXIT("test_health");
 }

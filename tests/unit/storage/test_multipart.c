@@ -602,12 +602,8 @@ static void test_10000(tdir *t, stor *s, stor_ioctx *io)
 int main(void)
 {
     tdir t;
-    tdir_init(&t);
-    loop_init();
-    stor *s = topen(&t);
     stor_ioctx *io;
-    CHECK_RC(stor_ioctx_create(s, &L.ring, L.w, &io), 0);
-    CHECK_RC(t_bucket(s, B), 0);
+    stor *s = t_start(&t, &io, B);
     test_complete(&t, s, io);
     test_manifest(&t, s, io);
     test_heal_uploading(&t, s, io);
@@ -619,8 +615,6 @@ int main(void)
     test_complete_no_quorum(&t, s, io);
     stor_ioctx_destroy(io);
     stor_close(s);
-    io_uring_queue_exit(&L.ring);
-    stor_waker_destroy(L.w);
-    tdir_free(&t);
+    t_end(&t);
     TEST_EXIT("test_multipart");
 }

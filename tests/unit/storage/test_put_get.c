@@ -387,12 +387,8 @@ static void bench(stor_ioctx *io)
 int main(void)
 {
     tdir t;
-    tdir_init(&t);
-    loop_init();
-    stor *s = topen(&t);
     stor_ioctx *io;
-    CHECK_RC(stor_ioctx_create(s, &L.ring, L.w, &io), 0);
-    CHECK_RC(t_bucket(s, "bkt"), 0);
+    stor *s = t_start(&t, &io, "bkt");
     CHECK_RC(t_put(io, "nobkt", "k", 1, 10), TARN_E_NO_SUCH_BUCKET);
     if (getenv("TARN_TEST_BENCH"))
         bench(io);
@@ -407,9 +403,7 @@ int main(void)
     test_read_cache();
     stor_ioctx_destroy(io);
     stor_close(s);
-    io_uring_queue_exit(&L.ring);
-    stor_waker_destroy(L.w);
-    tdir_free(&t);
+    t_end(&t);
     if (failures)
         fprintf(stderr, "%d failures\n", failures);
     return failures ? 1 : 0;

@@ -402,12 +402,9 @@ static void check_rebuilt(tdir *t, stor *s, stor_ioctx *io, const stor_layout *r
 int main(void)
 {
     tdir t;
-    tdir_init(&t);
-    loop_init();
-    stor *s = topen(&t);
     stor_ioctx *io;
+    stor *s = t_start(&t, &io, NULL);
     stor_layout replaced[3];
-    CHECK_RC(stor_ioctx_create(s, &L.ring, L.w, &io), 0);
     write_all(s, io, replaced);
     stor_ioctx_destroy(io);
     stor_close(s);
@@ -448,9 +445,7 @@ int main(void)
     stor_ioctx_destroy(io);
     stor_close(s);
 
-    io_uring_queue_exit(&L.ring);
-    stor_waker_destroy(L.w);
-    tdir_free(&t);
+    t_end(&t);
     if (failures)
         fprintf(stderr, "%d failures\n", failures);
     return failures ? 1 : 0;
